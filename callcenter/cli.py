@@ -1,0 +1,341 @@
+"""The ``callcenter`` command line: serve, migrate, users, demo, ami-sim.
+
+This module is a composition root (like ``web.app.create_app``): it is the one place in
+the package that reads settings and reaches the adapters, so it may import ``config``,
+``web`` and ``ami``; nothing else in ``callcenter`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+
+logger = logging.getLogger(__name__)
+
+ROLE_NAMES = ("manager", "supervisor", "head", "admin")
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from config.settings import load_settings
+
+    return load_settings()
+
+
+def _database_url(settings) -> str:  # type: ignore[no-untyped-def]
+    from config.database import start_embedded
+
+    return settings.database_url or start_embedded(settings.data_dir)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from aiohttp import web
+
+    from config.database import stop_embedded
+    from web.app import create_app
+
+    settings = _settings()
+    overrides = {}
+    if args.host:
+        overrides["http_host"] = args.host
+    if args.port:
+        overrides["http_port"] = args.port
+    if getattr(args, "traffic", None) is not None:
+        overrides["sim_traffic_calls_per_minute"] = args.traffic
+    settings = dataclasses.replace(settings, **overrides)
+    logger.info("starting with settings %s", settings.redacted())
+
+    url = _database_url(settings)
+    if getattr(args, "demo", False):
+        asyncio.run(_seed_demo(url))
+
+    app = create_app(settings, database_url=url)
+    print(
+        f"Панель: http://{settings.http_host}:{settings.http_port}/  (Ctrl+C — остановить)",
+        flush=True,
+    )
+    try:
+        web.run_app(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            print=None,
+            access_log=None,
+            shutdown_timeout=10,
+        )
+    finally:
+        if not settings.database_url:
+            stop_embedded(settings.data_dir)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from callcenter.migrate import upgrade
+
+    upgrade(_database_url(_settings()), args.revision)
+    print("Database schema is up to date.")
+    return 0
+
+
+async def _with_users(url: str, action):  # type: ignore[no-untyped-def]
+    from callcenter.db import create_engine, create_session_factory
+    from callcenter.migrate import upgrade_async
+    from callcenter.users.service import UserService
+
+    await upgrade_async(url)
+    engine = create_engine(url, pool_size=2)
+    try:
+        users = UserService(
+            create_session_factory(engine), session_max_age=dt.timedelta(hours=1)
+        )
+        return await action(users)
+    finally:
+        await engine.dispose()
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if args.password:
+        return str(args.password)
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        raise SystemExit("passwords differ")
+    return first
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from callcenter.users.errors import UserError
+    from callcenter.users.models import Role
+
+    url = _database_url(_settings())
+    try:
+        if args.users_command == "add":
+            password = _read_password(args)
+            user = asyncio.run(
+                _with_users(
+                    url,
+                    lambda users: users.create_user(
+                        login=args.login,
+                        full_name=args.name,
+                        role=Role(args.role),
+                        password=password,
+                        extensions=tuple(args.extension or ()),
+                        language=args.language,
+                    ),
+                )
+            )
+            print(f"User {user.login} (id {user.id}, {user.role}) created.")
+        elif args.users_command == "list":
+            for user in asyncio.run(_with_users(url, lambda users: users.list_users())):
+                extensions = ",".join(user.extensions) or "-"
+                print(
+                    f"{user.id}\t{user.login}\t{user.role}\t{extensions}\t{user.full_name}"
+                )
+        elif args.users_command == "password":
+            password = _read_password(args)
+            asyncio.run(
+                _with_users(url, lambda users: users.set_password(args.login, password))
+            )
+            print("Password changed.")
+        elif args.users_command == "token":
+            token = asyncio.run(
+                _with_users(
+                    url, lambda users: users.issue_api_token(args.login, args.name)
+                )
+            )
+            print(token)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+DEMO_PASSWORD = "demo12345"
+DEMO_USERS = (
+    ("manager", "Анна Смирнова", "manager", ("101",)),
+    ("manager2", "Борис Кузнецов", "manager", ("102",)),
+    ("supervisor", "Ольга Иванова", "supervisor", ("103",)),
+    ("head", "Сергей Попов", "head", ()),
+    ("admin", "Администратор", "admin", ()),
+)
+DEMO_CLIENTS = (
+    (
+        "ООО «Ромашка»",
+        "7701234567",
+        "Петров Иван Сергеевич",
+        "Главный инженер",
+        "+7 (916) 123-45-67",
+    ),
+    (
+        "АО «Север-Трейд»",
+        "7812345670",
+        "Соколова Мария Андреевна",
+        "Закупки",
+        "8 (495) 111-22-33",
+    ),
+    ("ИП Васильев", "", "Васильев Олег", "Владелец", "+7 916 123-45-60"),
+)
+
+
+async def _seed_demo(url: str) -> None:
+    """Demo users and clients; safe to run again (existing ones are kept)."""
+    from sqlalchemy import select
+
+    from callcenter.clients.models import Company, Contact, Phone
+    from callcenter.db import create_engine, create_session_factory, transaction
+    from callcenter.phones import parse_phone
+    from callcenter.users.models import Role
+
+    async def add_users(users):  # type: ignore[no-untyped-def]
+        ids = {}
+        for login, name, role, extensions in DEMO_USERS:
+            existing = await users.find_user_by_login(login)
+            if existing is None:
+                existing = await users.create_user(
+                    login=login,
+                    full_name=name,
+                    role=Role(role),
+                    password=DEMO_PASSWORD,
+                    extensions=extensions,
+                )
+            ids[login] = existing.id
+        return ids
+
+    ids = await _with_users(url, add_users)
+    engine = create_engine(url, pool_size=2)
+    try:
+        sessions = create_session_factory(engine)
+        async with transaction(sessions) as session:
+            for name, inn, person, position, phone in DEMO_CLIENTS:
+                if await session.scalar(select(Company.id).where(Company.name == name)):
+                    continue
+                company = Company(
+                    name=name, inn=inn or None, responsible_id=ids["manager"]
+                )
+                session.add(company)
+                await session.flush()
+                last, first, *middle = person.split()
+                contact = Contact(
+                    company_id=company.id,
+                    last_name=last,
+                    first_name=first,
+                    middle_name=" ".join(middle),
+                    position=position,
+                )
+                session.add(contact)
+                await session.flush()
+                number = parse_phone(phone)
+                session.add(
+                    Phone(
+                        company_id=company.id,
+                        contact_id=contact.id,
+                        e164=number.e164,
+                        raw=phone,
+                    )
+                )
+    finally:
+        await engine.dispose()
+    print(f"Демо-пользователи (пароль для всех: {DEMO_PASSWORD}):")
+    for login, name, role, extensions in DEMO_USERS:
+        print(f"  {login:<11} {role:<10} {name}  {', '.join(extensions)}")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    args.demo = True
+    return cmd_serve(args)
+
+
+def cmd_ami_sim(args: argparse.Namespace, rest: Sequence[str]) -> int:
+    from ami.simulator.cli import main as simulator_main
+
+    return int(simulator_main(list(rest)) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callcenter", description="Call-center CRM")
+    parser.add_argument("--log-level", default="INFO")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser(
+        "serve", help="run the panel, API, websockets and AMI link"
+    )
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--traffic", type=float, help="simulator: random calls per minute"
+    )
+
+    demo = commands.add_parser(
+        "demo", help="serve with demo users, clients and simulator"
+    )
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+    demo.add_argument("--traffic", type=float, default=0.0)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("--revision", default="head")
+
+    commands.add_parser(
+        "ami-sim", help="run the AMI simulator (see: callcenter ami-sim -h)"
+    )
+
+    users = commands.add_parser("users", help="manage users and API tokens")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+    add = users_commands.add_parser("add", help="add a user")
+    add.add_argument("login")
+    add.add_argument("--name", required=True, help="full name")
+    add.add_argument("--role", choices=ROLE_NAMES, default="manager")
+    add.add_argument(
+        "--extension", action="append", help="phone extension (repeatable)"
+    )
+    add.add_argument("--language", choices=("ru", "en"), default="ru")
+    for sub in (
+        add,
+        users_commands.add_parser("password", help="set a user's password"),
+    ):
+        if sub is not add:
+            sub.add_argument("login")
+        sub.add_argument(
+            "--password", help="(visible in the process list; prefer a prompt)"
+        )
+        sub.add_argument("--password-stdin", action="store_true")
+    users_commands.add_parser("list", help="list users")
+    token = users_commands.add_parser("token", help="issue an API token for a user")
+    token.add_argument("login")
+    token.add_argument("--name", default="integration")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from config.logging import setup_logging
+    from config.settings import SettingsError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["ami-sim"]:
+        setup_logging()
+        return cmd_ami_sim(argparse.Namespace(), argv[1:])
+
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    handlers = {
+        "serve": cmd_serve,
+        "demo": cmd_demo,
+        "migrate": cmd_migrate,
+        "users": cmd_users,
+    }
+    try:
+        return handlers[args.command](args)
+    except SettingsError as error:
+        print(f"settings error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""What the domain tells the outside world, and the port it tells it through.
+
+Services publish plain JSON-able payloads with a ``type`` (the noun), an ``op`` (what
+happened, past tense or a state) and the ids involved, only after the database
+transaction that recorded the change has committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any, Protocol
+
+Payload = dict[str, Any]
+
+
+class EventPublisher(Protocol):
+    def publish(
+        self, payload: Payload, *, users: Collection[int], supervisors: bool = True
+    ) -> None:
+        """Deliver to the given users' open tabs, and to supervisors if asked."""
+
+
+class NullPublisher:
+    """A publisher that drops everything (command-line tools, some tests)."""
+
+    def publish(
+        self, payload: Payload, *, users: Collection[int], supervisors: bool = True
+    ) -> None:
+        return None

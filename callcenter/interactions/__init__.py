@@ -1,0 +1,1 @@
+"""Interaction history of a client: calls, letters, meetings, materials sent."""

@@ -1,0 +1,108 @@
+"""Phone numbers: one normal form for storage and lookup, one display form.
+
+Every number that enters the system (typed by a user, imported, reported by Asterisk)
+is normalized once to E.164 digits without the plus (``79161234567``), which is what
+the phone index stores and what a caller lookup searches. An extension ("доб. 12",
+"ext. 12", "#12") is split off and kept separately.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+
+_EXTENSION_RE = re.compile(
+    r"(?:доб\.?|добавочный|ext\.?|extension|вн\.?|#|x)\s*(\d{1,6})\s*$", re.IGNORECASE
+)
+# What may reach an AMI action as a number to dial: digits and one leading plus.
+_DIALABLE_RE = re.compile(r"^\+?\d{2,20}$")
+
+
+class InvalidPhoneNumber(ValueError):
+    def __init__(self, raw: str, reason: str) -> None:
+        super().__init__(f"{raw!r}: {reason}")
+        self.raw = raw
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    e164: str  # digits only, country code first: 79161234567
+    extension: str | None = None
+
+    @property
+    def display(self) -> str:
+        return format_phone(self.e164) + (
+            f" доб. {self.extension}" if self.extension else ""
+        )
+
+
+def parse_phone(raw: str, region: str = "RU") -> PhoneNumber:
+    """Parse a number written any common way; raise InvalidPhoneNumber if it is not one."""
+    text = raw.strip()
+    if not text:
+        raise InvalidPhoneNumber(raw, "empty")
+    if len(text) > 64 or any(c in text for c in "\r\n\0"):
+        raise InvalidPhoneNumber(raw, "not a phone number")
+
+    extension = None
+    match = _EXTENSION_RE.search(text)
+    if match:
+        extension = match.group(1)
+        text = text[: match.start()].rstrip(" ,;")
+
+    digits = re.sub(r"\D", "", text)
+    if region == "RU" and not text.lstrip().startswith("+"):
+        # Russian habits: 8 (916) ... is the trunk prefix, and a bare ten-digit
+        # number is a national number without the country code.
+        if len(digits) == 11 and digits[0] == "8":
+            text = "+7" + digits[1:]
+        elif len(digits) == 11 and digits[0] == "7":
+            text = "+" + digits
+        elif len(digits) == 10:
+            text = "+7" + digits
+
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as error:
+        raise InvalidPhoneNumber(raw, str(error)) from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise InvalidPhoneNumber(raw, "not a possible number")
+
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return PhoneNumber(e164=e164.lstrip("+"), extension=extension or parsed.extension)
+
+
+def normalize_caller(raw: str | None, region: str = "RU") -> str | None:
+    """Normalize a number Asterisk reports; None for anonymous or unparseable ones."""
+    if not raw or raw in ("<unknown>", "anonymous", "unknown"):
+        return None
+    try:
+        return parse_phone(raw, region).e164
+    except InvalidPhoneNumber:
+        return None
+
+
+def format_phone(e164: str) -> str:
+    """Display form in Russian business habit: +7 (916) 123-45-67."""
+    digits = re.sub(r"\D", "", e164)
+    if len(digits) == 11 and digits[0] == "7":
+        return f"+7 ({digits[1:4]}) {digits[4:7]}-{digits[7:9]}-{digits[9:11]}"
+    try:
+        parsed = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(
+        parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+
+
+def check_dialable(number: str) -> str:
+    """Refuse anything but digits and a leading plus before it reaches an AMI action."""
+    if not isinstance(number, str) or not _DIALABLE_RE.match(number):
+        raise InvalidPhoneNumber(
+            str(number)[:64], "only digits and a leading + may be dialled"
+        )
+    return number

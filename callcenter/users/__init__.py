@@ -1,0 +1,1 @@
+"""Users of the panel, their roles, phone extensions, sessions and API tokens."""

@@ -1,0 +1,197 @@
+"""Interface strings (Russian by default, English available) and display formats.
+
+Russian business habits: +7 (916) 123-45-67, 04.12.2026 17:05, 1 234,56 ₽, times in
+the configured zone (Europe/Moscow unless set).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from callcenter.phones import format_phone  # noqa: F401 - templates use it
+
+LANGUAGES = ("ru", "en")
+
+STRINGS: dict[str, dict[str, str]] = {
+    "app_name": {"ru": "Колл-центр CRM", "en": "Call-center CRM"},
+    "login_title": {"ru": "Вход", "en": "Sign in"},
+    "login": {"ru": "Логин", "en": "Login"},
+    "password": {"ru": "Пароль", "en": "Password"},
+    "sign_in": {"ru": "Войти", "en": "Sign in"},
+    "sign_out": {"ru": "Выйти", "en": "Sign out"},
+    "bad_login": {"ru": "Неверный логин или пароль", "en": "Wrong login or password"},
+    "too_many_logins": {
+        "ru": "Слишком много попыток входа. Подождите несколько минут.",
+        "en": "Too many sign-in attempts. Wait a few minutes.",
+    },
+    "calls": {"ru": "Звонки", "en": "Calls"},
+    "clients": {"ru": "Клиенты", "en": "Clients"},
+    "live": {"ru": "Звонки сейчас", "en": "Live calls"},
+    "when": {"ru": "Когда", "en": "When"},
+    "direction": {"ru": "Направление", "en": "Direction"},
+    "client": {"ru": "Клиент", "en": "Client"},
+    "number": {"ru": "Номер", "en": "Number"},
+    "manager": {"ru": "Менеджер", "en": "Manager"},
+    "outcome": {"ru": "Итог", "en": "Outcome"},
+    "ring": {"ru": "Ожидание", "en": "Ring"},
+    "talk": {"ru": "Разговор", "en": "Talk"},
+    "recording": {"ru": "Запись", "en": "Recording"},
+    "period_from": {"ru": "С", "en": "From"},
+    "period_to": {"ru": "По", "en": "To"},
+    "any": {"ru": "Все", "en": "Any"},
+    "filter": {"ru": "Показать", "en": "Filter"},
+    "no_calls": {"ru": "Звонков нет", "en": "No calls"},
+    "unknown_number": {"ru": "Неизвестный номер", "en": "Unknown number"},
+    "create_client": {"ru": "Создать клиента", "en": "Create client"},
+    "open_card": {"ru": "Открыть карточку", "en": "Open card"},
+    "incoming_call": {"ru": "Входящий звонок", "en": "Incoming call"},
+    "last_interactions": {"ru": "Последние контакты", "en": "Last interactions"},
+    "call_to": {"ru": "Позвонить", "en": "Call"},
+    "call_details": {"ru": "Звонок", "en": "Call"},
+    "legs": {"ru": "Участки звонка", "en": "Call legs"},
+    "device": {"ru": "Устройство", "en": "Device"},
+    "started": {"ru": "Начало", "en": "Started"},
+    "answered": {"ru": "Ответ", "en": "Answered"},
+    "ended": {"ru": "Конец", "en": "Ended"},
+    "cause": {"ru": "Причина отбоя", "en": "Hangup cause"},
+    "ami_events": {"ru": "События АТС", "en": "PBX events"},
+    "search": {"ru": "Поиск", "en": "Search"},
+    "company_name": {"ru": "Название компании", "en": "Company name"},
+    "contact_person": {"ru": "Контактное лицо (Ф. И. О.)", "en": "Contact person"},
+    "position": {"ru": "Должность", "en": "Position"},
+    "email": {"ru": "Эл. почта", "en": "E-mail"},
+    "inn": {"ru": "ИНН", "en": "INN"},
+    "phone": {"ru": "Телефон", "en": "Phone"},
+    "phones": {"ru": "Телефоны", "en": "Phones"},
+    "contacts": {"ru": "Контактные лица", "en": "Contact persons"},
+    "history": {"ru": "История", "en": "History"},
+    "save": {"ru": "Сохранить", "en": "Save"},
+    "new_client": {"ru": "Новый клиент", "en": "New client"},
+    "status": {"ru": "Статус", "en": "Status"},
+    "not_found": {"ru": "Не найдено", "en": "Not found"},
+    "forbidden": {"ru": "Нет доступа", "en": "Access denied"},
+    "pbx_offline": {"ru": "АТС не подключена", "en": "PBX not connected"},
+    "pbx_online": {"ru": "АТС подключена", "en": "PBX connected"},
+    "queue": {"ru": "Очередь", "en": "Queue"},
+    "no_live_calls": {"ru": "Сейчас звонков нет", "en": "No calls right now"},
+    "transferred": {"ru": "переведён", "en": "transferred"},
+    "inferred": {
+        "ru": "конец восстановлен после сбоя связи",
+        "en": "end inferred after outage",
+    },
+    "dir_inbound": {"ru": "Входящий", "en": "Inbound"},
+    "dir_outbound": {"ru": "Исходящий", "en": "Outbound"},
+    "dir_internal": {"ru": "Внутренний", "en": "Internal"},
+    "dir_originated": {"ru": "Из CRM", "en": "From CRM"},
+    "dir_listen": {"ru": "Прослушивание", "en": "Listening"},
+    "out_answered": {"ru": "Состоялся", "en": "Answered"},
+    "out_missed": {"ru": "Пропущен", "en": "Missed"},
+    "out_busy": {"ru": "Занято", "en": "Busy"},
+    "out_no_answer": {"ru": "Нет ответа", "en": "No answer"},
+    "out_failed": {"ru": "Сбой / перегрузка", "en": "Failed / congestion"},
+    "out_cancelled": {"ru": "Отменён", "en": "Cancelled"},
+    "st_originating": {"ru": "Набор", "en": "Dialling"},
+    "st_ringing": {"ru": "Звонит", "en": "Ringing"},
+    "st_active": {"ru": "Разговор", "en": "Talking"},
+    "st_ended": {"ru": "Завершён", "en": "Ended"},
+    "stage_manager": {"ru": "ваш телефон", "en": "your phone"},
+    "stage_client": {"ru": "клиент", "en": "client"},
+    "stage_pbx": {"ru": "АТС", "en": "PBX"},
+    "rec_pending": {"ru": "обрабатывается", "en": "processing"},
+    "rec_empty": {"ru": "пустая", "en": "empty"},
+    "rec_missing": {"ru": "не найдена", "en": "not found"},
+    "company_status_prospect": {"ru": "Потенциальный", "en": "Prospect"},
+    "company_status_client": {"ru": "Клиент", "en": "Client"},
+    "company_status_former": {"ru": "Бывший клиент", "en": "Former client"},
+    "no_clients": {"ru": "Клиентов не найдено", "en": "No clients found"},
+    "last_call": {"ru": "Последний звонок", "en": "Last call"},
+    "c2c_queued": {"ru": "Вызов отправлен на АТС…", "en": "Call sent to the PBX…"},
+    "c2c_manager_ringing": {
+        "ru": "Звонит ваш телефон — снимите трубку",
+        "en": "Your phone is ringing — pick it up",
+    },
+    "c2c_manager_answered": {
+        "ru": "Соединяем с клиентом…",
+        "en": "Calling the client…",
+    },
+    "c2c_connected": {"ru": "Разговор с клиентом", "en": "Connected to the client"},
+    "c2c_ended": {"ru": "Разговор завершён", "en": "Call ended"},
+    "fail_manager_no_answer": {
+        "ru": "Вы не ответили на свой телефон",
+        "en": "You did not answer your phone",
+    },
+    "fail_manager_busy": {"ru": "Ваш телефон занят", "en": "Your phone is busy"},
+    "fail_manager_failed": {
+        "ru": "Не удалось вызвать ваш телефон",
+        "en": "Could not ring your phone",
+    },
+    "fail_client_busy": {"ru": "Клиент занят", "en": "The client is busy"},
+    "fail_client_no_answer": {
+        "ru": "Клиент не отвечает",
+        "en": "The client does not answer",
+    },
+    "fail_client_failed": {
+        "ru": "Линия перегружена или номер недоступен",
+        "en": "Congestion or number unavailable",
+    },
+    "fail_client_cancelled": {"ru": "Звонок отменён", "en": "Call cancelled"},
+    "fail_pbx_failed": {"ru": "АТС не приняла вызов", "en": "The PBX refused the call"},
+    "pop_in_call": {"ru": "В разговоре", "en": "In call"},
+    "pop_answered_elsewhere": {
+        "ru": "Ответил другой менеджер",
+        "en": "Answered by a colleague",
+    },
+    "pop_missed": {"ru": "Пропущенный звонок", "en": "Missed call"},
+    "pop_close": {"ru": "Закрыть", "en": "Close"},
+    "recording_ready": {
+        "ru": "Запись разговора готова",
+        "en": "Call recording is ready",
+    },
+}
+
+
+def translate(key: str, language: str) -> str:
+    entry = STRINGS.get(key)
+    if entry is None:
+        return key
+    return entry.get(language) or entry["ru"]
+
+
+def js_strings(language: str) -> dict[str, str]:
+    return {key: translate(key, language) for key in STRINGS}
+
+
+def format_datetime(value: dt.datetime | str | None, zone: ZoneInfo) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.astimezone(zone).strftime("%d.%m.%Y %H:%M:%S")
+
+
+def format_date(value: dt.date | None) -> str:
+    return value.strftime("%d.%m.%Y") if value else ""
+
+
+def format_duration(seconds: int | float | None) -> str:
+    if seconds is None:
+        return ""
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_money(amount: Decimal | float | int, currency: str = "₽") -> str:
+    """1234.56 -> '1 234,56 ₽' (narrow no-break space between thousands)."""
+    value = Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    sign = "-" if value < 0 else ""
+    whole, _, cents = f"{abs(value):.2f}".partition(".")
+    groups = []
+    while whole:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    thousands = "\u202f".join(groups)
+    return f"{sign}{thousands},{cents}\u00a0{currency}"

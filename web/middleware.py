@@ -1,0 +1,127 @@
+"""Request middlewares: authentication and role checks, and domain errors -> HTTP.
+
+Domain errors carry a machine-readable ``code`` and no HTTP status; the mapping to a
+status lives only here. API paths answer JSON ``{"error": {"code", "message", ...}}``;
+pages answer a small HTML page (or a redirect to the login form).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from callcenter.calls.errors import (
+    CallError,
+    InvalidCallRequest,
+    NoExtension,
+    NoSuchCall,
+    OriginateInProgress,
+    PbxUnavailable,
+)
+from callcenter.clients.errors import ClientError, InvalidClientInput, NoSuchClient
+from callcenter.users.errors import AuthenticationFailed, InvalidUserInput, UserError
+from web.auth import SESSION_COOKIE, allowed_roles, check_csrf, is_public
+from web.keys import SERVICES
+
+logger = logging.getLogger(__name__)
+
+_STATUS: dict[type[Exception], int] = {
+    NoSuchCall: 404,
+    NoSuchClient: 404,
+    InvalidCallRequest: 422,
+    InvalidClientInput: 422,
+    InvalidUserInput: 422,
+    OriginateInProgress: 409,
+    NoExtension: 409,
+    PbxUnavailable: 503,
+    AuthenticationFailed: 401,
+}
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def wants_json(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or request.path == "/ws"
+
+
+def error_response(
+    request: web.Request, status: int, code: str, message: str, **fields: Any
+) -> web.Response:
+    if wants_json(request):
+        return web.json_response(
+            {"error": {"code": code, "message": message, **fields}}, status=status
+        )
+    context = {"status": status, "message": message}
+    return aiohttp_jinja2.render_template("error.html", request, context, status=status)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except (CallError, ClientError, UserError) as error:
+        status = next((s for cls, s in _STATUS.items() if isinstance(error, cls)), 400)
+        fields = {}
+        if hasattr(error, "field"):
+            fields["field"] = error.field
+        return error_response(request, status, error.code, str(error), **fields)
+    except web.HTTPException as error:
+        if (
+            error.status >= 400
+            and wants_json(request)
+            and error.content_type != "application/json"
+        ):
+            return error_response(request, error.status, "http_error", error.reason)
+        raise
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    authorization = request.headers.get("Authorization", "")
+    if authorization.startswith("Bearer "):
+        user = await services.users.find_user_by_api_token(authorization[7:].strip())
+        if user is None:
+            return error_response(request, 401, "bad_token", "invalid API token")
+        request["user"], request["auth"] = user, "token"
+    else:
+        token = request.cookies.get(SESSION_COOKIE, "")
+        session = await services.users.find_session(token) if token else None
+        if session is not None:
+            request["user"], request["auth"] = session.user, "session"
+            request["csrf_token"] = session.csrf_token
+
+    if is_public(handler) or request.path.startswith("/static/"):
+        return await handler(request)
+
+    allowed = allowed_roles(handler)
+    if allowed is None:
+        logger.error("route without a role declaration refused path=%s", request.path)
+        return error_response(request, 403, "forbidden", "this route is not open")
+
+    user = request.get("user")
+    if user is None:
+        if wants_json(request):
+            return error_response(
+                request, 401, "unauthenticated", "log in or send a token"
+            )
+        raise web.HTTPFound(
+            f"/login?next={request.path_qs}" if request.method == "GET" else "/login"
+        )
+    if user.role not in allowed:
+        logger.info(
+            "role refused user_id=%s role=%s path=%s", user.id, user.role, request.path
+        )
+        return error_response(request, 403, "forbidden", "your role may not do this")
+
+    if request.method not in _SAFE_METHODS:
+        form_token = None
+        if request.content_type == "application/x-www-form-urlencoded":
+            form_token = (await request.post()).get("csrf_token")
+        try:
+            check_csrf(request, form_token if isinstance(form_token, str) else None)
+        except web.HTTPForbidden:
+            return error_response(request, 403, "csrf", "CSRF token missing or wrong")
+    return await handler(request)

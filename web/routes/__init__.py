@@ -1,0 +1,1 @@
+"""HTTP routes, one module per area; each has ``setup(app)`` that adds its routes."""
