@@ -138,6 +138,11 @@ class OriginateRequest:
     contact_id: int | None = None
     client_name: str | None = None
     linked: bool = False
+    # The value of the __CRM_CALL_ID variable the Originate sets (the call id).
+    tag: str = ""
+
+    def __post_init__(self) -> None:
+        self.tag = self.tag or str(self.call_id)
 
 
 @dataclass(slots=True)
@@ -308,7 +313,7 @@ class CallTracker:
         self._channel_legs: dict[str, str] = {}  # Uniqueid -> leg key
         self._channel_names: dict[str, str] = {}  # channel name -> Uniqueid
         self._originates: dict[str, OriginateRequest] = {}  # by ActionID
-        self._originates_by_call_id: dict[str, OriginateRequest] = {}
+        self._originates_by_tag: dict[str, OriginateRequest] = {}
 
     # -- configuration ---------------------------------------------------------
 
@@ -317,12 +322,12 @@ class CallTracker:
 
     def expect_originate(self, request: OriginateRequest) -> None:
         self._originates[request.action_id] = request
-        self._originates_by_call_id[str(request.call_id)] = request
+        self._originates_by_tag[request.tag] = request
 
     def forget_originate(self, action_id: str) -> OriginateRequest | None:
         request = self._originates.pop(action_id, None)
         if request is not None:
-            self._originates_by_call_id.pop(str(request.call_id), None)
+            self._originates_by_tag.pop(request.tag, None)
         return request
 
     def pending_originates(self) -> list[OriginateRequest]:
@@ -630,7 +635,7 @@ class CallTracker:
 
         name = variable.lstrip("_")
         if name == CALL_ID_VARIABLE:
-            request = self._originates_by_call_id.get(value)
+            request = self._originates_by_tag.get(value)
             if request is not None and not request.linked:
                 self._link_originate(call, request)
                 out.append(OriginateProgress(call, "manager_ringing"))
