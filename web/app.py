@@ -32,7 +32,7 @@ from config.database import start_embedded
 from config.settings import Settings
 from recordings.store import FileRecordingStore
 from web import i18n
-from web.auth import LoginThrottle
+from web.auth import CSRF_TOKEN, USER, LoginThrottle
 from web.keys import SERVICES, SETTINGS, Services
 from web.middleware import auth_middleware, errors_middleware
 from web.routes import api, pages, session, simulator
@@ -86,7 +86,7 @@ def create_app(
 
 async def _template_context(request: web.Request) -> dict[str, object]:
     settings = request.app[SETTINGS]
-    user = request.get("user")
+    user = request.get(USER)
     language = user.language if user is not None else settings.language
     services = request.app[SERVICES]
     return {
@@ -94,7 +94,7 @@ async def _template_context(request: web.Request) -> dict[str, object]:
         "lang": language,
         "t": lambda key: i18n.translate(key, language),
         "js_strings": i18n.js_strings(language),
-        "csrf_token": request.get("csrf_token", ""),
+        "csrf_token": request.get(CSRF_TOKEN, ""),
         "pbx_connected": services.pbx_connected,
         "simulator": services.simulator is not None,
         "path": request.path,

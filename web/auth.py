@@ -27,6 +27,10 @@ CSRF_HEADER = "X-CSRF-Token"
 ALL_ROLES = frozenset(Role)
 SUPERVISORS = frozenset({Role.SUPERVISOR, Role.HEAD, Role.ADMIN})
 
+USER = web.RequestKey("user", UserView)
+AUTH_KIND = web.RequestKey("auth_kind", str)  # "session" or "token"
+CSRF_TOKEN = web.RequestKey("csrf_token", str)
+
 _ROLES_ATTR = "__callcenter_roles__"
 _PUBLIC_ATTR = "__callcenter_public__"
 
@@ -60,17 +64,17 @@ def is_public(handler: Any) -> bool:
 
 
 def current_user(request: web.Request) -> UserView:
-    user = request.get("user")
+    user = request.get(USER)
     if user is None:
         raise web.HTTPUnauthorized()
-    return user  # type: ignore[no-any-return]
+    return user
 
 
 def check_csrf(request: web.Request, form_token: str | None = None) -> None:
     """Cookie-authenticated writes must carry the session's CSRF token."""
-    if request.get("auth") != "session":
+    if request.get(AUTH_KIND) != "session":
         return
-    expected = request.get("csrf_token") or ""
+    expected = request.get(CSRF_TOKEN) or ""
     sent = request.headers.get(CSRF_HEADER) or form_token or ""
     if not expected or not secrets.compare_digest(expected, sent):
         raise web.HTTPForbidden(reason="CSRF token missing or wrong")

@@ -23,7 +23,15 @@ from callcenter.calls.errors import (
 )
 from callcenter.clients.errors import ClientError, InvalidClientInput, NoSuchClient
 from callcenter.users.errors import AuthenticationFailed, InvalidUserInput, UserError
-from web.auth import SESSION_COOKIE, allowed_roles, check_csrf, is_public
+from web.auth import (
+    AUTH_KIND,
+    CSRF_TOKEN,
+    SESSION_COOKIE,
+    USER,
+    allowed_roles,
+    check_csrf,
+    is_public,
+)
 from web.keys import SERVICES
 
 logger = logging.getLogger(__name__)
@@ -85,13 +93,13 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         user = await services.users.find_user_by_api_token(authorization[7:].strip())
         if user is None:
             return error_response(request, 401, "bad_token", "invalid API token")
-        request["user"], request["auth"] = user, "token"
+        request[USER], request[AUTH_KIND] = user, "token"
     else:
         token = request.cookies.get(SESSION_COOKIE, "")
         session = await services.users.find_session(token) if token else None
         if session is not None:
-            request["user"], request["auth"] = session.user, "session"
-            request["csrf_token"] = session.csrf_token
+            request[USER], request[AUTH_KIND] = session.user, "session"
+            request[CSRF_TOKEN] = session.csrf_token
 
     if is_public(handler) or request.path.startswith("/static/"):
         return await handler(request)
@@ -101,7 +109,7 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         logger.error("route without a role declaration refused path=%s", request.path)
         return error_response(request, 403, "forbidden", "this route is not open")
 
-    user = request.get("user")
+    user = request.get(USER)
     if user is None:
         if wants_json(request):
             return error_response(

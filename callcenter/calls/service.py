@@ -192,7 +192,7 @@ class CallService:
         """Reload which user owns which extension (users change from the CLI too)."""
         async with self._sessions() as session:
             rows = await session.execute(select(Extension.number, Extension.user_id))
-            self.tracker.set_extension_owners(dict(rows.tuples().all()))
+            self.tracker.set_extension_owners({number: user for number, user in rows})
 
     async def run_housekeeping(self, interval: float = 5.0) -> None:
         """Expire Originates Asterisk never answered; runs until cancelled."""
