@@ -202,6 +202,7 @@ class AmiLink:
             ping_delay=10**9,
             reconnect_timeout=1,
             forgetable_actions=(),
+            protocol_factory=_Protocol,
             loop=asyncio.get_running_loop(),
             on_login=self._logged_in_cb,
         )
