@@ -16,10 +16,10 @@ from callcenter.ports import LiveChannel, OriginateSpec, TelephonyRejected
 
 logger = logging.getLogger(__name__)
 
-_CHANNEL_RE = re.compile(r"^[A-Za-z0-9_]+/[A-Za-z0-9_.@+\-;]{1,80}$")
-_EXTEN_RE = re.compile(r"^\+?[0-9]{1,20}$")
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,80}$")
-_VARIABLE_RE = re.compile(r"^_{0,2}[A-Za-z][A-Za-z0-9_]{0,40}$")
+_CHANNEL_RE = re.compile(r"^[A-Za-z0-9_]+/[A-Za-z0-9_.@+\-;]{1,80}\Z")
+_EXTEN_RE = re.compile(r"^\+?[0-9]{1,20}\Z")
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,80}\Z")
+_VARIABLE_RE = re.compile(r"^_{0,2}[A-Za-z][A-Za-z0-9_]{0,40}\Z")
 _FORBIDDEN = ("\r", "\n", "\0")
 
 

@@ -17,7 +17,7 @@ _EXTENSION_RE = re.compile(
     r"(?:доб\.?|добавочный|ext\.?|extension|вн\.?|#|x)\s*(\d{1,6})\s*$", re.IGNORECASE
 )
 # What may reach an AMI action as a number to dial: digits and one leading plus.
-_DIALABLE_RE = re.compile(r"^\+?\d{2,20}$")
+_DIALABLE_RE = re.compile(r"^\+?\d{2,20}\Z")
 
 
 class InvalidPhoneNumber(ValueError):

@@ -19,7 +19,7 @@ from callcenter.ports import RecordingProbe, RecordingState
 logger = logging.getLogger(__name__)
 
 WAV_HEADER_BYTES = 44
-_NAME_RE = re.compile(r"^[\w.\-]{1,150}$")
+_NAME_RE = re.compile(r"^[\w.\-]{1,150}\Z")
 
 with warnings.catch_warnings():
     # pydub warns at import when ffmpeg is absent; WAV files need no ffmpeg.

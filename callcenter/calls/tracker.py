@@ -56,7 +56,7 @@ _CHANNEL_RE = re.compile(
     r"^(?P<tech>[A-Za-z0-9_]+)/(?P<resource>.+)-(?P<seq>[0-9a-f]+)$"
 )
 # MixMonitor file names we accept: a bare name, no directory parts.
-_RECORDING_NAME_RE = re.compile(r"^[\w.\-]{1,150}\.(wav|WAV|gsm|mp3|ogg|wav49)$")
+_RECORDING_NAME_RE = re.compile(r"^[\w.\-]{1,150}\.(wav|WAV|gsm|mp3|ogg|wav49)\Z")
 
 _BUSY_CAUSES = frozenset({17})
 _NO_ANSWER_CAUSES = frozenset({18, 19, 21})

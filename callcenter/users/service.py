@@ -31,8 +31,8 @@ from callcenter.users.models import ApiToken, Extension, Role, User, WebSession
 
 logger = logging.getLogger(__name__)
 
-_LOGIN_RE = re.compile(r"^[a-z0-9._-]{2,64}$")
-_EXTENSION_RE = re.compile(r"^\d{2,10}$")
+_LOGIN_RE = re.compile(r"^[a-z0-9._-]{2,64}\Z")
+_EXTENSION_RE = re.compile(r"^\d{2,10}\Z")
 _MAX_PASSWORD = 1024
 
 _hasher = PasswordHasher()
@@ -185,6 +185,14 @@ class UserService:
             )
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise NoSuchUser(f"login {login} not found")
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        if language not in ("ru", "en"):
+            raise InvalidUserInput("language", "ru or en")
+        async with transaction(self._sessions) as session:
+            await session.execute(
+                update(User).where(User.id == user_id).values(language=language)
+            )
 
     async def extension_owners(self) -> dict[str, int]:
         """Every extension with the id of the user it belongs to."""

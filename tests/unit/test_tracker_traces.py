@@ -89,14 +89,18 @@ def replay(name: str) -> Replay:
     for record in timeline:
         if record.get("dir") != "in" or "msg" not in record:
             continue
-        event = translate(headers_of(record["msg"]), BASE + dt.timedelta(seconds=record["t"]))
+        event = translate(
+            headers_of(record["msg"]), BASE + dt.timedelta(seconds=record["t"])
+        )
         if event is not None:
             notes.extend(tracker.apply(event))
     return Replay(tracker, notes, requests)
 
 
 def legs(call: CallState) -> dict[str, tuple[LegKind, bool]]:
-    return {leg.key: (leg.kind, leg.answered_at is not None) for leg in call.legs.values()}
+    return {
+        leg.key: (leg.kind, leg.answered_at is not None) for leg in call.legs.values()
+    }
 
 
 @pytest.mark.parametrize("flavour", ["sip-01", "local-01"])
@@ -113,7 +117,10 @@ def test_click_to_call_answered(flavour: str) -> None:
     assert call.recording_file == f"{call.linkedid}.wav"
     assert (call.ring_seconds, call.talk_seconds) == (4, 7)
     # A Local channel's ;1 and ;2 halves are one leg: two parties, two legs.
-    assert sorted(kind for kind, _ in legs(call).values()) == [LegKind.CLIENT, LegKind.MANAGER]
+    assert sorted(kind for kind, _ in legs(call).values()) == [
+        LegKind.CLIENT,
+        LegKind.MANAGER,
+    ]
     assert all(answered for _, answered in legs(call).values())
     stages = [n.stage for n in run.notes if isinstance(n, OriginateProgress)]
     assert "manager_answered" in stages and "failed" not in stages
@@ -140,7 +147,9 @@ def test_click_to_call_manager_does_not_answer() -> None:
     assert call.manager_extension == "109"
     assert call.ring_seconds == 15
     assert [leg.kind for leg in call.legs.values()] == [LegKind.MANAGER]
-    assert [n.stage for n in run.notes if isinstance(n, OriginateProgress)][-1] == "failed"
+    assert [n.stage for n in run.notes if isinstance(n, OriginateProgress)][
+        -1
+    ] == "failed"
 
 
 def test_inbound_answered_pops_the_manager() -> None:
@@ -163,7 +172,9 @@ def test_inbound_missed() -> None:
     assert call.direction is Direction.INBOUND
     assert call.outcome is Outcome.MISSED
     assert call.did == "74950000009"
-    assert call.manager_extension == "109"  # whose phone rang: the missed call is theirs
+    assert (
+        call.manager_extension == "109"
+    )  # whose phone rang: the missed call is theirs
     assert call.ring_seconds == 15
     assert call.talk_seconds == 0
     (manager_leg,) = call.manager_legs()
@@ -172,7 +183,10 @@ def test_inbound_missed() -> None:
 
 @pytest.mark.parametrize(
     ("name", "queue"),
-    [("sip-06-inbound-queue-sales", "sales-sip"), ("local-06-inbound-queue-sales", "sales")],
+    [
+        ("sip-06-inbound-queue-sales", "sales-sip"),
+        ("local-06-inbound-queue-sales", "sales"),
+    ],
 )
 def test_queue_ringall_first_agent_wins(name: str, queue: str) -> None:
     run = replay(name)

@@ -46,6 +46,9 @@ def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return dataclasses.replace(Settings(), **values)
 
 
+test_settings.__test__ = False  # a helper, not a test
+
+
 @pytest.fixture
 async def app(database_url: str, tmp_path: Path) -> AsyncIterator[web.Application]:
     application = create_app(test_settings(tmp_path), database_url=database_url)
@@ -60,7 +63,11 @@ async def client(
     services = app[SERVICES]
     for login, (name, role, extensions) in USERS.items():
         await services.users.create_user(
-            login=login, full_name=name, role=role, password=PASSWORD, extensions=extensions
+            login=login,
+            full_name=name,
+            role=role,
+            password=PASSWORD,
+            extensions=extensions,
         )
     await services.calls.refresh_extensions()
     assert services.link is not None

@@ -85,7 +85,20 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise response
 
 
+@roles()
+async def set_language(request: web.Request) -> web.StreamResponse:
+    user = current_user(request)
+    form = await request.post()
+    await request.app[SERVICES].users.set_language(
+        user.id, str(form.get("language", ""))
+    )
+    raise web.HTTPFound(
+        _safe_next(request.headers.get("Referer", "").partition(request.host)[2])
+    )
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)
+    app.router.add_post("/language", set_language)
