@@ -138,6 +138,11 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "fail_client_cancelled": {"ru": "Звонок отменён", "en": "Call cancelled"},
     "fail_pbx_failed": {"ru": "АТС не приняла вызов", "en": "The PBX refused the call"},
+    "listen": {"ru": "Слушать", "en": "Listen"},
+    "listen_requested": {
+        "ru": "Звонит ваш телефон: снимите трубку, чтобы слушать",
+        "en": "Your phone rings: answer to listen",
+    },
     "pop_in_call": {"ru": "В разговоре", "en": "In call"},
     "pop_answered_elsewhere": {
         "ru": "Ответил другой менеджер",

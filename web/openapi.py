@@ -276,6 +276,18 @@ OPENAPI: dict[str, Any] = {
                 },
             }
         },
+        "/api/calls/{call_id}/listen": {
+            "post": {
+                "summary": "Supervisors: listen in (muted) on your phone to a live call",
+                "parameters": [_CALL_ID],
+                "responses": {
+                    "202": {"description": "Your phone rings; answer to listen"},
+                    "403": _ERROR,
+                    "422": _ERROR,
+                    "503": _ERROR,
+                },
+            }
+        },
         "/api/clients": {
             "get": {
                 "summary": "Client companies visible to the user",

@@ -506,18 +506,7 @@ class CallService:
             dialled = check_dialable(parse_phone(number, self._region).e164)
         except InvalidPhoneNumber as error:
             raise InvalidCallRequest("number", error.reason) from None
-        if extension is None:
-            if not user.extensions:
-                raise NoExtension("no phone extension is assigned to this user")
-            extension = user.extensions[0]
-        elif extension not in user.extensions:
-            raise InvalidCallRequest("extension", "not one of this user's extensions")
-        if self._telephony is None or not self._telephony.connected:
-            raise PbxUnavailable("the PBX is not connected; the call was not placed")
-        if self.tracker.is_originating(extension):
-            raise OriginateInProgress(
-                f"a call from extension {extension} is being placed"
-            )
+        extension = self._check_can_originate(user, extension)
 
         if company_id is None and contact_id is None:
             match = await self._clients.find_by_phone(dialled)
@@ -534,24 +523,6 @@ class CallService:
             company_id=company_id,
             contact_id=contact_id,
         )
-        placeholder = CallState(
-            id=call_id,
-            linkedid=None,
-            direction=Direction.ORIGINATED,
-            started_at=request.created_at,
-            status=CallStatus.ORIGINATING,
-            client_number=dialled,
-            company_id=company_id,
-            contact_id=contact_id,
-            manager_id=user.id,
-            manager_extension=extension,
-            requested_by_id=user.id,
-            originate_action_id=request.action_id,
-        )
-        async with transaction(self._sessions) as session:
-            await session.execute(insert(Call).values(call_row(placeholder)))
-
-        self.tracker.expect_originate(request)
         spec = OriginateSpec(
             action_id=request.action_id,
             channel=self._dial_plan.channel_template.format(extension=extension),
@@ -563,13 +534,113 @@ class CallService:
             timeout_ms=self._dial_plan.timeout_ms,
             variables={"__CRM_CALL_ID": str(call_id), "CRM_MANAGER": extension},
         )
+        await self._originate(user, request, spec)
+        return {
+            "id": str(call_id),
+            "status": CallStatus.ORIGINATING.value,
+            "number": dialled,
+        }
+
+    async def listen(
+        self, user: UserView, call_id: uuid.UUID, *, extension: str | None = None
+    ) -> dict[str, Any]:
+        """A supervisor listens in (ChanSpy, muted) to a manager in a live call."""
+        if not user.sees_all_calls:
+            raise NoSuchCall(f"call {call_id} not found")
+        call = next((c for c in self.tracker.calls.values() if c.id == call_id), None)
+        if call is None or call.status is not CallStatus.ACTIVE:
+            raise InvalidCallRequest("call_id", "the call is not in progress")
+        target = next(
+            (
+                leg
+                for leg in call.manager_legs()
+                if leg.answered_at is not None and leg.ended_at is None
+            ),
+            None,
+        )
+        if target is None:
+            raise InvalidCallRequest("call_id", "no manager is talking in this call")
+        extension = self._check_can_originate(user, extension)
+
+        listen_id = uuid.uuid4()
+        request = OriginateRequest(
+            call_id=listen_id,
+            action_id=f"crm-{listen_id}",
+            user_id=user.id,
+            extension=extension,
+            number=call.client_number or "",
+            created_at=utcnow(),
+            direction=Direction.LISTEN,
+            company_id=call.company_id,
+        )
+        # ChanSpy wants a channel name: a Local pair is spied on through its ;1 half.
+        spyee = target.key + ";1" if target.key.startswith("Local/") else target.key
+        spec = OriginateSpec(
+            action_id=request.action_id,
+            channel=self._dial_plan.channel_template.format(extension=extension),
+            application="ChanSpy",
+            data=f"{spyee},qE",
+            caller_id=f"Listen {target.extension} <{extension}>",
+            timeout_ms=self._dial_plan.timeout_ms,
+            variables={"__CRM_CALL_ID": str(listen_id)},
+        )
+        await self._originate(user, request, spec)
+        logger.info(
+            "listen requested call_id=%s listen_id=%s user_id=%s",
+            call.id,
+            listen_id,
+            user.id,
+        )
+        return {"id": str(listen_id), "status": CallStatus.ORIGINATING.value}
+
+    def _check_can_originate(self, user: UserView, extension: str | None) -> str:
+        if extension is None:
+            if not user.extensions:
+                raise NoExtension("no phone extension is assigned to this user")
+            extension = user.extensions[0]
+        elif extension not in user.extensions:
+            raise InvalidCallRequest("extension", "not one of this user's extensions")
+        if self._telephony is None or not self._telephony.connected:
+            raise PbxUnavailable("the PBX is not connected; the call was not placed")
+        if self.tracker.is_originating(extension):
+            raise OriginateInProgress(
+                f"a call from extension {extension} is being placed"
+            )
+        return extension
+
+    async def _originate(
+        self, user: UserView, request: OriginateRequest, spec: OriginateSpec
+    ) -> None:
+        """Record the request, then ask the PBX; a refusal ends the record as failed."""
+        placeholder = CallState(
+            id=request.call_id,
+            linkedid=None,
+            direction=request.direction,
+            started_at=request.created_at,
+            status=CallStatus.ORIGINATING,
+            client_number=request.number or None,
+            company_id=request.company_id,
+            contact_id=request.contact_id,
+            manager_id=user.id,
+            manager_extension=request.extension,
+            requested_by_id=user.id,
+            originate_action_id=request.action_id,
+        )
+        async with transaction(self._sessions) as session:
+            await session.execute(insert(Call).values(call_row(placeholder)))
+
+        self.tracker.expect_originate(request)
+        assert self._telephony is not None
         try:
             await self._telephony.originate(spec)
         except TelephonyError as error:
             self.tracker.forget_originate(request.action_id)
-            await self._fail_placeholder(call_id)
+            await self._fail_placeholder(request.call_id)
             logger.warning(
-                "originate refused call_id=%s user_id=%s: %s", call_id, user.id, error
+                "originate refused call_id=%s user_id=%s: %s",
+                request.call_id,
+                user.id,
+                error,
             )
             if isinstance(error, TelephonyUnavailable):
                 raise PbxUnavailable(
@@ -578,16 +649,12 @@ class CallService:
             raise PbxUnavailable(f"the PBX refused the call: {error}") from None
 
         logger.info(
-            "originate queued call_id=%s user_id=%s extension=%s",
-            call_id,
+            "originate queued call_id=%s user_id=%s extension=%s direction=%s",
+            request.call_id,
             user.id,
-            extension,
+            request.extension,
+            request.direction,
         )
-        return {
-            "id": str(call_id),
-            "status": CallStatus.ORIGINATING.value,
-            "number": dialled,
-        }
 
     async def _fail_placeholder(self, call_id: uuid.UUID) -> None:
         async with transaction(self._sessions) as session:

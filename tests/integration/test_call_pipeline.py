@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
+import uuid
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,7 @@ from ami.connection import AmiLink
 from ami.handlers import AmiEventHandler
 from ami.simulator import AmiSimulator
 from ami.telephony import AmiTelephony
-from callcenter.calls.errors import PbxUnavailable
+from callcenter.calls.errors import NoSuchCall, PbxUnavailable
 from callcenter.calls.models import AmiEvent, Call, CallLeg, Recording
 from callcenter.calls.service import CallService, DialPlan
 from callcenter.calls.tracker import CallTracker, ChannelClassifier
@@ -85,11 +87,16 @@ async def wait_until(predicate: Any, timeout: float = 10.0) -> None:
 async def pipeline(sessions: SessionFactory, tmp_path: Path) -> AsyncIterator[Pipeline]:
     users_service = UserService(sessions, session_max_age=dt.timedelta(hours=1))
     users = {}
-    for login, extension in (("anna", "101"), ("boris", "102"), ("petr", "109")):
+    for login, extension, role in (
+        ("anna", "101", Role.MANAGER),
+        ("boris", "102", Role.MANAGER),
+        ("petr", "109", Role.MANAGER),
+        ("olga", "103", Role.SUPERVISOR),
+    ):
         users[login] = await users_service.create_user(
             login=login,
             full_name=login.title(),
-            role=Role.MANAGER,
+            role=role,
             password="password-123",
             extensions=(extension,),
         )
@@ -353,3 +360,29 @@ async def test_calls_survive_a_database_outage(
             .where(AmiEvent.linkedid == call.linkedid)
         )
     assert kept and kept > 20
+
+
+async def test_supervisor_listens_in_to_a_live_call(pipeline: Pipeline) -> None:
+    placed = await pipeline.calls.click_to_call(pipeline.users["anna"], "79161234568")
+    await wait_until(lambda: _status_is(pipeline, "active"))
+
+    with pytest.raises(NoSuchCall):
+        await pipeline.calls.listen(pipeline.users["boris"], uuid.UUID(placed["id"]))
+    listening = await pipeline.calls.listen(
+        pipeline.users["olga"], uuid.UUID(placed["id"])
+    )
+    await pipeline.settle()
+
+    spy = [
+        a
+        for a in pipeline.simulator.actions_received
+        if a.get("Application") == "ChanSpy"
+    ]
+    assert len(spy) == 1
+    assert spy[0]["Channel"] == "PJSIP/103"
+    assert re.fullmatch(r"PJSIP/101-[0-9a-f]{8},qE", spy[0]["Data"])
+    rows = {str(call.id): call for call in await pipeline.call_rows()}
+    assert rows[listening["id"]].direction.value == "listen"
+    assert rows[listening["id"]].outcome.value == "answered"
+    assert rows[listening["id"]].linkedid != rows[placed["id"]].linkedid
+    assert rows[placed["id"]].outcome.value == "answered"

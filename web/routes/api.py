@@ -18,7 +18,7 @@ from callcenter.calls.models import Direction, Outcome
 from callcenter.calls.service import CallFilters
 from callcenter.clients.errors import InvalidClientInput
 from callcenter.clients.service import NewClient
-from web.auth import current_user, public, roles
+from web.auth import SUPERVISORS, current_user, public, roles
 from web.keys import SERVICES
 from web.openapi import OPENAPI
 
@@ -194,6 +194,13 @@ async def place_call(request: web.Request) -> web.Response:
     return web.json_response(result, status=202)
 
 
+@roles(*SUPERVISORS)
+async def listen_call(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    result = await services.calls.listen(current_user(request), _call_id(request))
+    return web.json_response(result, status=202)
+
+
 @roles()
 async def live_calls(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
@@ -282,6 +289,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/calls/{call_id}", get_call)
     app.router.add_get("/api/calls/{call_id}/events", call_events)
     app.router.add_get("/api/calls/{call_id}/recording", call_recording)
+    app.router.add_post("/api/calls/{call_id}/listen", listen_call)
     app.router.add_get("/api/clients", list_clients)
     app.router.add_post("/api/clients", create_client)
     app.router.add_get("/api/clients/{company_id}", get_client)

@@ -88,11 +88,30 @@
     }
   }
 
+  async function listen(button) {
+    button.disabled = true;
+    const response = await fetch(`/api/calls/${encodeURIComponent(button.dataset.call)}/listen`, {
+      method: "POST",
+      headers: { "X-CSRF-Token": boot.csrf },
+      credentials: "same-origin",
+    });
+    const data = await response.json().catch(() => ({}));
+    if (response.ok) toast(S.listen_requested, "info");
+    else toast((data.error && data.error.message) || response.statusText, "error");
+    setTimeout(() => { button.disabled = false; }, 1500);
+  }
+
   document.addEventListener("click", (event) => {
     const button = event.target.closest(".call-btn");
     if (button) {
       event.preventDefault();
       placeCall(button);
+      return;
+    }
+    const listenButton = event.target.closest(".listen-btn");
+    if (listenButton) {
+      event.preventDefault();
+      listen(listenButton);
     }
   });
 
@@ -167,7 +186,7 @@
     const tbody = table.querySelector("tbody");
     tbody.replaceChildren();
     if (!calls.length) {
-      tbody.append(el("tr", { class: "empty" }, el("td", { colSpan: 5, class: "muted" }, S.no_live_calls)));
+      tbody.append(el("tr", { class: "empty" }, el("td", { colSpan: 6, class: "muted" }, S.no_live_calls)));
     }
     for (const call of calls) {
       tbody.append(el("tr", { "data-call-id": call.id },
@@ -175,7 +194,10 @@
         el("td", {}, S["dir_" + call.direction] || call.direction),
         el("td", {}, call.number_display || ""),
         el("td", {}, `${names[call.manager_id] || ""} ${call.manager_extension || ""}`),
-        el("td", {}, S["st_" + call.status] || call.status)));
+        el("td", {}, S["st_" + call.status] || call.status),
+        el("td", {}, call.status === "active" && call.direction !== "listen"
+          ? el("button", { type: "button", class: "listen-btn", "data-call": call.id }, S.listen)
+          : "")));
     }
   }
 
