@@ -77,4 +77,7 @@ class RecordingStore(Protocol):
         """Wait for the file to be complete, then measure it."""
 
     def path_of(self, file_name: str) -> Path | None:
-        """The file's path inside the recordings folder, or None if unsafe/absent."""
+        """The file's path inside the recordings folder, or None if unsafe/absent.
+
+        Blocking: it touches the disk, so call it from a worker thread.
+        """

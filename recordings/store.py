@@ -47,6 +47,7 @@ class FileRecordingStore:
         self._wait = wait_seconds
 
     def path_of(self, file_name: str) -> Path | None:
+        """Blocking (it touches the disk): call it from a worker thread."""
         if not _NAME_RE.match(file_name) or file_name.startswith("."):
             return None
         path = (self.folder / file_name).resolve()
@@ -54,27 +55,36 @@ class FileRecordingStore:
             return None
         return path
 
+    def _size(self, file_name: str) -> tuple[Path | None, int | None]:
+        path = self.path_of(file_name)
+        return path, (path.stat().st_size if path is not None else None)
+
     async def probe(self, file_name: str) -> RecordingProbe:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait
         last_size: int | None = None
         while True:
-            path = self.path_of(file_name)
-            size = path.stat().st_size if path is not None else None
+            path, size = await asyncio.to_thread(self._size, file_name)
             if size is not None and size == last_size:
                 break
             if loop.time() >= deadline:
-                logger.warning("recording not found or still growing file=%s", file_name)
+                logger.warning(
+                    "recording not found or still growing file=%s", file_name
+                )
                 return RecordingProbe(RecordingState.MISSING, size_bytes=size)
             last_size = size
             await asyncio.sleep(self._settle)
 
         assert path is not None and size is not None
         if size <= WAV_HEADER_BYTES:
-            return RecordingProbe(RecordingState.EMPTY, size_bytes=size, duration_seconds=0.0)
+            return RecordingProbe(
+                RecordingState.EMPTY, size_bytes=size, duration_seconds=0.0
+            )
         try:
             seconds = await asyncio.to_thread(measure_seconds, path)
         except Exception as error:  # noqa: BLE001 - a corrupt file must not stop us
             logger.warning("recording unreadable file=%s: %s", file_name, error)
             return RecordingProbe(RecordingState.MISSING, size_bytes=size)
-        return RecordingProbe(RecordingState.READY, size_bytes=size, duration_seconds=seconds)
+        return RecordingProbe(
+            RecordingState.READY, size_bytes=size, duration_seconds=seconds
+        )

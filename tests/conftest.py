@@ -134,7 +134,11 @@ async def sessions(database_url: str) -> AsyncIterator[SessionFactory]:
 
 def load_timeline(name: str) -> list[dict[str, Any]]:
     path = TRACES / f"{name}.timeline.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [
+        json.loads(line)
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line
+    ]
 
 
 def headers_of(pairs: list[list[str]]) -> CaseInsensitiveDict:
@@ -152,3 +156,39 @@ def headers_of(pairs: list[list[str]]) -> CaseInsensitiveDict:
 TRACE_NAMES = sorted(
     p.name.removesuffix(".timeline.jsonl") for p in TRACES.glob("*.timeline.jsonl")
 )
+
+
+@pytest.fixture(autouse=True)
+def no_blocking_calls(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail any test whose code blocks the event loop (file I/O, sleep, sync sockets)."""
+    from blockbuster import blockbuster_ctx
+
+    if request.node.get_closest_marker("browser"):
+        yield  # Playwright's own driver does blocking work of its own
+        return
+    if "pg_server" in request.fixturenames:
+        # Start servers and migrate templates (blocking, once a session) first.
+        request.getfixturevalue("pg_server")
+    with blockbuster_ctx(
+        scanned_modules=["ami", "callcenter", "web", "recordings"]
+    ) as bb:
+        for function in bb.functions.values():
+            for filename, names in ALLOWED_TO_BLOCK:
+                function.can_block_in(filename, names)
+        yield
+
+
+# Blocking that is deliberate or outside our reach, each with its reason.
+ALLOWED_TO_BLOCK = [
+    # asyncpg looks for ~/.pgpass when a DSN has no password (once per connection).
+    ("asyncpg/connect_utils.py", {"_read_password_file"}),
+    # Migrations run in a worker thread with Alembic's own event loop.
+    # (the greenlet that runs them does not carry the caller's frames).
+    ("callcenter/migrate.py", {"upgrade"}),
+    ("callcenter/migrations/env.py", {"_run", "_run_async"}),
+    # Start-up, before the application serves anything.
+    ("web/app.py", {"create_app"}),
+    ("recordings/store.py", {"__init__"}),
+    # Jinja reads a template file once, then serves it from its cache.
+    ("jinja2/loaders.py", {"get_source"}),
+]

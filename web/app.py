@@ -21,6 +21,7 @@ from aiohttp import web
 
 from ami.connection import AmiLink
 from ami.handlers import AmiEventHandler
+from ami.simulator import AmiSimulator
 from ami.telephony import AmiTelephony
 from callcenter.calls.service import CallService, DialPlan
 from callcenter.calls.tracker import CallTracker, ChannelClassifier
@@ -61,6 +62,8 @@ def create_app(
         app,
         loader=jinja2.FileSystemLoader(WEB_DIR / "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        # Templates do not change while the service runs: no stat() per render.
+        auto_reload=False,
         context_processors=[_template_context],
     )
     zone = ZoneInfo(settings.timezone)
@@ -188,9 +191,9 @@ async def _ami_ctx(app: web.Application) -> AsyncIterator[None]:
     host, port = settings.ami_host, settings.ami_port
 
     if settings.uses_simulator:
-        from ami.simulator import AmiSimulator
-
-        settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(
+            settings.recordings_dir.mkdir, parents=True, exist_ok=True
+        )
         services.simulator = AmiSimulator(
             host="127.0.0.1",
             port=settings.sim_port,

@@ -829,9 +829,11 @@ class CallService:
             for e in events
         ]
 
-    def recording_path(self, file_name: str) -> Path | None:
+    async def recording_path(self, file_name: str) -> Path | None:
         """Where a recording is on disk; None if it is absent or outside the folder."""
-        return self._recordings.path_of(file_name) if self._recordings else None
+        if self._recordings is None:
+            return None
+        return await asyncio.to_thread(self._recordings.path_of, file_name)
 
     async def recording_file(self, user: UserView, call_id: uuid.UUID) -> str:
         """The recording's bare file name, if this user may listen to it."""

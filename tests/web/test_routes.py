@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
+from tests.web.conftest import test_settings
 from web.app import create_app
 from web.auth import allowed_roles, is_public
-from tests.web.conftest import test_settings
 
 PUBLIC = {"/login", "/api/health", "/api/openapi.json"}
 

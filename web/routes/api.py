@@ -166,7 +166,7 @@ async def call_recording(request: web.Request) -> web.StreamResponse:
     file_name = await services.calls.recording_file(
         current_user(request), _call_id(request)
     )
-    path = services.calls.recording_path(file_name)
+    path = await services.calls.recording_path(file_name)
     if path is None:
         raise NoSuchCall("the recording file is not in the recordings folder")
     # FileResponse answers Range requests (206), so the player can seek.
