@@ -527,6 +527,10 @@ class CallTracker:
             leg.number = None
             return
 
+        if leg.kind is LegKind.MANAGER:
+            call.manager_id = leg.user_id
+            call.manager_extension = leg.extension
+
         if leg.kind is LegKind.MANAGER and leg.extension and ref.state == 0:
             # An Originate we sent rings the manager's phone first: its channel is
             # born Down (a call dialled on the phone starts in Ring). Claim it now, so
