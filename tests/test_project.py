@@ -15,7 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent
 # The domain must not know about its adapters. callcenter/cli.py is a composition
 # root (like web/app.py) and the one exception.
 FORBIDDEN = {
-    "callcenter": {"aiohttp", "panoramisk", "web", "ami", "config", "recordings", "pydub"},
+    "callcenter": {
+        "aiohttp",
+        "panoramisk",
+        "web",
+        "ami",
+        "config",
+        "recordings",
+        "pydub",
+    },
     "recordings": {"aiohttp", "panoramisk", "web", "ami", "config"},
     "ami": {"aiohttp", "web", "config"},
 }
