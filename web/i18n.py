@@ -55,6 +55,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "started": {"ru": "Начало", "en": "Started"},
     "answered": {"ru": "Ответ", "en": "Answered"},
     "ended": {"ru": "Конец", "en": "Ended"},
+    "dial_status": {"ru": "Итог набора", "en": "Dial status"},
     "cause": {"ru": "Причина отбоя", "en": "Hangup cause"},
     "ami_events": {"ru": "События АТС", "en": "PBX events"},
     "search": {"ru": "Поиск", "en": "Search"},
