@@ -428,6 +428,7 @@ class CallService:
 
     def _record_history(self, call: CallState) -> None:
         """Link the ended call to the client's history and its recording."""
+        self._lookups.pop(call.id, None)
         snapshot = call_row(call)
         if call.company_id is not None or call.contact_id is not None:
             self.writer.add_operation(lambda s: _upsert_interaction(s, snapshot))
@@ -479,9 +480,6 @@ class CallService:
         if call.status is CallStatus.ENDED and call.linkedid in self.tracker.calls:
             self.tracker.evict(call)
             self._remember(call.linkedid)
-            lookup = self._lookups.get(call.id)
-            if lookup is None or lookup.done.is_set():
-                self._lookups.pop(call.id, None)
 
     def _remember(self, linkedid: str | None) -> None:
         if linkedid is None:
