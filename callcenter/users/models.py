@@ -33,6 +33,10 @@ class User(Timestamped, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(5), default="ru")
     is_active: Mapped[bool] = mapped_column(default=True)
+    # A manager's supervisor: supervisors see their team's clients.
+    supervisor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
 
     extensions: Mapped[list[Extension]] = relationship(
         back_populates="user", lazy="raise", order_by="Extension.number"
