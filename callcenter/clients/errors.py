@@ -2,6 +2,7 @@
 
 ClientError
  ├── NoSuchClient        not found, or not visible to this user (same answer on purpose)
+ ├── DuplicatesFound     likely duplicates exist (``candidates``); retry with force
  └── InvalidClientInput  a field has a bad value (``field`` and ``reason``)
 """
 
@@ -25,3 +26,13 @@ class InvalidClientInput(ClientError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class DuplicatesFound(ClientError):
+    """Likely duplicates exist; the caller may show them and retry with ``force``."""
+
+    code = "duplicates_found"
+
+    def __init__(self, candidates: list[dict[str, object]]) -> None:
+        super().__init__(f"{len(candidates)} likely duplicate(s) found")
+        self.candidates = candidates

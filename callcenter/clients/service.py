@@ -6,20 +6,52 @@ contact person whose number it is, the number, and the last interactions.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.calls.models import Call
-from callcenter.clients.errors import InvalidClientInput, NoSuchClient
-from callcenter.clients.models import Company, CompanyStatus, Contact, Phone, PhoneKind
+from callcenter.clients.access import visible_companies, visible_contacts
+from callcenter.clients.changes import record_changes
+from callcenter.clients.duplicates import Candidate, draft_of, find_duplicates
+from callcenter.clients.errors import DuplicatesFound, InvalidClientInput, NoSuchClient
+from callcenter.clients.models import (
+    ChangeRecord,
+    ClientShare,
+    Company,
+    CompanyStatus,
+    Contact,
+    Email,
+    Equipment,
+    EquipmentStatus,
+    FieldRule,
+    Phone,
+    PhoneKind,
+)
+from callcenter.clients.validation import (
+    FIELD_LABELS,
+    FieldProblem,
+    check_email,
+    check_inn,
+    check_kpp,
+    check_ogrn,
+    completeness,
+    name_key,
+    person_key,
+    split_legal_form,
+)
 from callcenter.db import SessionFactory, transaction
 from callcenter.interactions.models import Interaction
 from callcenter.phones import InvalidPhoneNumber, format_phone, parse_phone
+from callcenter.users.models import User
 from callcenter.users.service import UserView
 
 logger = logging.getLogger(__name__)
@@ -39,7 +71,7 @@ class ClientCard:
     number: str | None
     company: dict[str, Any] | None = None
     contact: dict[str, Any] | None = None
-    interactions: list[dict[str, Any]] = field(default_factory=list)
+    interactions: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,13 +92,6 @@ class NewClient:
     position: str = ""
     email: str = ""
     inn: str = ""
-
-
-def visible_companies(user: UserView) -> Any:
-    """SQL condition: the companies this user may see."""
-    if user.sees_all_calls:
-        return True
-    return or_(Company.responsible_id == user.id, Company.responsible_id.is_(None))
 
 
 class ClientService:
@@ -359,6 +384,678 @@ class ClientService:
             for c in companies
         ]
 
+    # -- the client base: create, edit, contacts, equipment ----------------------------
+
+    def _check_company(
+        self, data: Mapping[str, Any], *, partial: bool
+    ) -> dict[str, Any]:
+        """Validate company fields; returns the clean values of the fields given."""
+        clean: dict[str, Any] = {}
+        if "name" in data or not partial:
+            raw = str(data.get("name") or "").strip()
+            if not raw:
+                raise InvalidClientInput("name", "обязательное поле")
+            if len(raw) > 300:
+                raise InvalidClientInput("name", "не длиннее 300 знаков")
+            form, short = split_legal_form(raw)
+            clean["name"] = raw
+            clean["name_key"] = name_key(raw)
+            if form and not data.get("legal_form"):
+                clean["legal_form"] = form
+            if not short:
+                raise InvalidClientInput(
+                    "name", "название без формы собственности пустое"
+                )
+        checks = {"inn": check_inn, "kpp": check_kpp, "ogrn": check_ogrn}
+        for field, check in checks.items():
+            if field in data:
+                value = str(data.get(field) or "").strip()
+                try:
+                    clean[field] = check(value) if value else None
+                except FieldProblem as problem:
+                    raise InvalidClientInput(field, problem.reason) from None
+        for field, limit in COMPANY_TEXT_FIELDS.items():
+            if field in data:
+                value = str(data.get(field) or "").strip()
+                if len(value) > limit:
+                    raise InvalidClientInput(field, f"не длиннее {limit} знаков")
+                clean[field] = value or None
+        if "status" in data:
+            try:
+                clean["status"] = CompanyStatus(str(data["status"]))
+            except ValueError:
+                raise InvalidClientInput(
+                    "status", "prospect, client или former"
+                ) from None
+        if "responsible_id" in data:
+            value = data.get("responsible_id")
+            clean["responsible_id"] = int(value) if value not in (None, "") else None
+        return clean
+
+    def _check_phones(self, raws: Iterable[Any]) -> list[tuple[str, str | None, str]]:
+        phones = []
+        for raw in raws:
+            text = str(raw or "").strip()
+            if not text:
+                continue
+            try:
+                number = parse_phone(text, self._region)
+            except InvalidPhoneNumber as error:
+                raise InvalidClientInput("phones", f"{text}: {error.reason}") from None
+            phones.append((number.e164, number.extension, text[:64]))
+        return phones
+
+    def _check_emails(self, raws: Iterable[Any]) -> list[str]:
+        emails = []
+        for raw in raws:
+            text = str(raw or "").strip()
+            if not text:
+                continue
+            try:
+                emails.append(check_email(text))
+            except FieldProblem as problem:
+                raise InvalidClientInput(
+                    "emails", f"{text}: {problem.reason}"
+                ) from None
+        return list(dict.fromkeys(emails))
+
+    async def check_duplicates(
+        self,
+        data: Mapping[str, Any],
+        *,
+        exclude_id: int | None = None,
+        session: AsyncSession | None = None,
+    ) -> list[Candidate]:
+        """Likely duplicates of a draft company (shown to the user before saving)."""
+        name = str(data.get("name") or "")
+        inn = str(data.get("inn") or "").strip() or None
+        phones = [p[0] for p in self._check_phones(data.get("phones") or [])]
+        emails = self._check_emails(data.get("emails") or [])
+        draft = draft_of(
+            name=name,
+            name_key=name_key(name) if name else "",
+            inn=inn,
+            phones=phones,
+            emails=emails,
+            exclude_id=exclude_id,
+        )
+        if session is not None:
+            return await find_duplicates(session, draft)
+        async with self._sessions() as own:
+            return await find_duplicates(own, draft)
+
+    async def create_company(
+        self,
+        data: Mapping[str, Any],
+        *,
+        user: UserView,
+        force: bool = False,
+        batch_id: uuid.UUID | None = None,
+    ) -> int:
+        """Create a company with phones, e-mails and contacts; refuses likely duplicates
+        unless ``force`` (then they are created anyway, on purpose)."""
+        clean = self._check_company(data, partial=False)
+        phones = self._check_phones(data.get("phones") or [])
+        emails = self._check_emails(data.get("emails") or [])
+        clean.setdefault("responsible_id", user.id)
+
+        async with transaction(self._sessions) as session:
+            if not force:
+                candidates = await self.check_duplicates(data, session=session)
+                if candidates:
+                    raise DuplicatesFound([c.as_dict() for c in candidates])
+
+            company = Company(**clean)
+            session.add(company)
+            await session.flush()
+            record_changes(
+                session,
+                entity="company",
+                entity_id=company.id,
+                before=None,
+                after=_company_fields(company),
+                user_id=user.id,
+                batch_id=batch_id,
+            )
+            for e164, extension, raw in phones:
+                session.add(
+                    Phone(
+                        company_id=company.id, e164=e164, extension=extension, raw=raw
+                    )
+                )
+            for address in emails:
+                session.add(Email(company_id=company.id, address=address))
+            for contact in data.get("contacts") or []:
+                await self._add_contact(session, company.id, contact, user, batch_id)
+            if phones:
+                await self._link_past_calls(session, phones[0][0], company.id, None)
+
+        logger.info("company created company_id=%s user_id=%s", company.id, user.id)
+        return company.id
+
+    async def update_company(
+        self,
+        company_id: int,
+        changes: Mapping[str, Any],
+        *,
+        user: UserView,
+        force: bool = False,
+    ) -> None:
+        clean = self._check_company(changes, partial=True)
+        async with transaction(self._sessions) as session:
+            company = await session.scalar(
+                select(Company)
+                .where(Company.id == company_id, visible_companies(user))
+                .with_for_update()
+            )
+            if company is None:
+                raise NoSuchClient(company_id)
+            if not force and ("name" in clean or "inn" in clean):
+                draft = {"name": clean.get("name", ""), "inn": clean.get("inn")}
+                candidates = await self.check_duplicates(
+                    draft, exclude_id=company_id, session=session
+                )
+                if candidates:
+                    raise DuplicatesFound([c.as_dict() for c in candidates])
+
+            before = _company_fields(company)
+            for field, value in clean.items():
+                setattr(company, field, value)
+            record_changes(
+                session,
+                entity="company",
+                entity_id=company_id,
+                before=before,
+                after=_company_fields(company),
+                user_id=user.id,
+            )
+            if "phones" in changes:
+                await self._replace_phones(
+                    session, company_id, None, changes["phones"], user
+                )
+            if "emails" in changes:
+                await self._replace_emails(
+                    session, company_id, None, changes["emails"], user
+                )
+
+    async def _replace_phones(
+        self,
+        session: AsyncSession,
+        company_id: int | None,
+        contact_id: int | None,
+        raws: Iterable[Any],
+        user: UserView,
+    ) -> None:
+        phones = self._check_phones(raws)
+        owner = (
+            Phone.contact_id == contact_id
+            if contact_id
+            else Phone.company_id == company_id
+        )
+        if contact_id is None:
+            owner = owner & Phone.contact_id.is_(None)
+        old = (await session.scalars(select(Phone).where(owner))).all()
+        entity, entity_id = (
+            ("contact", contact_id) if contact_id else ("company", company_id)
+        )
+        record_changes(
+            session,
+            entity=entity,
+            entity_id=int(entity_id or 0),
+            before={"phones": ", ".join(p.e164 for p in old)},
+            after={"phones": ", ".join(p[0] for p in phones)},
+            user_id=user.id,
+            action="update",
+        )
+        for phone in old:
+            await session.delete(phone)
+        for e164, extension, raw in phones:
+            session.add(
+                Phone(
+                    company_id=company_id,
+                    contact_id=contact_id,
+                    e164=e164,
+                    extension=extension,
+                    raw=raw,
+                )
+            )
+
+    async def _replace_emails(
+        self,
+        session: AsyncSession,
+        company_id: int | None,
+        contact_id: int | None,
+        raws: Iterable[Any],
+        user: UserView,
+    ) -> None:
+        emails = self._check_emails(raws)
+        owner = (
+            Email.contact_id == contact_id
+            if contact_id
+            else Email.company_id == company_id
+        )
+        if contact_id is None:
+            owner = owner & Email.contact_id.is_(None)
+        old = (await session.scalars(select(Email).where(owner))).all()
+        entity, entity_id = (
+            ("contact", contact_id) if contact_id else ("company", company_id)
+        )
+        record_changes(
+            session,
+            entity=entity,
+            entity_id=int(entity_id or 0),
+            before={"emails": ", ".join(e.address for e in old)},
+            after={"emails": ", ".join(emails)},
+            user_id=user.id,
+            action="update",
+        )
+        for email in old:
+            await session.delete(email)
+        for address in emails:
+            session.add(
+                Email(company_id=company_id, contact_id=contact_id, address=address)
+            )
+
+    def _check_contact(
+        self, data: Mapping[str, Any], *, partial: bool
+    ) -> dict[str, Any]:
+        clean: dict[str, Any] = {}
+        for field, limit in CONTACT_TEXT_FIELDS.items():
+            if field in data or (not partial and field in ("last_name", "first_name")):
+                value = str(data.get(field) or "").strip()
+                if len(value) > limit:
+                    raise InvalidClientInput(field, f"не длиннее {limit} знаков")
+                clean[field] = (
+                    value
+                    if field in ("last_name", "first_name", "middle_name")
+                    else (value or None)
+                )
+        if not partial and not (clean.get("last_name") or clean.get("first_name")):
+            raise InvalidClientInput("last_name", "нужна фамилия или имя")
+        if "birthday" in data:
+            value = data.get("birthday")
+            if value in (None, ""):
+                clean["birthday"] = None
+            else:
+                try:
+                    clean["birthday"] = parse_date(str(value))
+                except ValueError:
+                    raise InvalidClientInput(
+                        "birthday", "дата вида 04.12.1980"
+                    ) from None
+        if "channels" in data:
+            channels = data.get("channels") or []
+            if not isinstance(channels, list) or not all(
+                isinstance(c, dict) and str(c.get("value", "")).strip()
+                for c in channels
+            ):
+                raise InvalidClientInput("channels", "список {kind, value}")
+            clean["channels"] = [
+                {
+                    "kind": str(c.get("kind", "other"))[:30],
+                    "value": str(c["value"])[:200],
+                }
+                for c in channels
+            ]
+        if any(f in clean for f in ("last_name", "first_name", "middle_name")):
+            clean["name_key"] = person_key(
+                clean.get("last_name", ""),
+                clean.get("first_name", ""),
+                clean.get("middle_name", ""),
+            )
+        return clean
+
+    async def _add_contact(
+        self,
+        session: AsyncSession,
+        company_id: int | None,
+        data: Mapping[str, Any],
+        user: UserView,
+        batch_id: uuid.UUID | None = None,
+    ) -> int:
+        clean = self._check_contact(data, partial=False)
+        phones = self._check_phones(data.get("phones") or [])
+        emails = self._check_emails(data.get("emails") or [])
+        contact = Contact(company_id=company_id, **clean)
+        if company_id is None:
+            contact.responsible_id = user.id
+        if emails and not contact.email:
+            contact.email = emails[0]
+        session.add(contact)
+        await session.flush()
+        record_changes(
+            session,
+            entity="contact",
+            entity_id=contact.id,
+            before=None,
+            after=_contact_fields(contact),
+            user_id=user.id,
+            batch_id=batch_id,
+        )
+        for e164, extension, raw in phones:
+            session.add(
+                Phone(
+                    company_id=company_id,
+                    contact_id=contact.id,
+                    e164=e164,
+                    extension=extension,
+                    raw=raw,
+                    kind=PhoneKind.WORK,
+                )
+            )
+        for address in emails:
+            session.add(
+                Email(company_id=company_id, contact_id=contact.id, address=address)
+            )
+        return contact.id
+
+    async def add_contact(
+        self, company_id: int | None, data: Mapping[str, Any], *, user: UserView
+    ) -> int:
+        """Add a contact person to a company, or a private client (no company)."""
+        async with transaction(self._sessions) as session:
+            if company_id is not None:
+                await self._visible_company(session, company_id, user)
+            contact_id = await self._add_contact(session, company_id, data, user)
+        logger.info("contact added contact_id=%s company_id=%s", contact_id, company_id)
+        return contact_id
+
+    async def update_contact(
+        self, contact_id: int, changes: Mapping[str, Any], *, user: UserView
+    ) -> None:
+        clean = self._check_contact(changes, partial=True)
+        async with transaction(self._sessions) as session:
+            contact = await self._visible_contact(session, contact_id, user)
+            before = _contact_fields(contact)
+            for field, value in clean.items():
+                setattr(contact, field, value)
+            record_changes(
+                session,
+                entity="contact",
+                entity_id=contact_id,
+                before=before,
+                after=_contact_fields(contact),
+                user_id=user.id,
+            )
+            if "phones" in changes:
+                await self._replace_phones(
+                    session, contact.company_id, contact_id, changes["phones"], user
+                )
+            if "emails" in changes:
+                await self._replace_emails(
+                    session, contact.company_id, contact_id, changes["emails"], user
+                )
+
+    async def move_contact(
+        self, contact_id: int, company_id: int | None, *, user: UserView
+    ) -> None:
+        """Move a person to another company; their calls and history go with them."""
+        async with transaction(self._sessions) as session:
+            contact = await self._visible_contact(session, contact_id, user)
+            if company_id is not None:
+                await self._visible_company(session, company_id, user)
+            old_company = contact.company_id
+            contact.company_id = company_id
+            await session.execute(
+                update(Phone)
+                .where(Phone.contact_id == contact_id)
+                .values(company_id=company_id)
+            )
+            await session.execute(
+                update(Email)
+                .where(Email.contact_id == contact_id)
+                .values(company_id=company_id)
+            )
+            await session.execute(
+                update(Interaction)
+                .where(Interaction.contact_id == contact_id)
+                .values(company_id=company_id)
+            )
+            await session.execute(
+                update(Call)
+                .where(Call.contact_id == contact_id)
+                .values(company_id=company_id)
+            )
+            record_changes(
+                session,
+                entity="contact",
+                entity_id=contact_id,
+                before={"company_id": old_company},
+                after={"company_id": company_id},
+                user_id=user.id,
+                action="move",
+            )
+        logger.info(
+            "contact moved contact_id=%s from=%s to=%s",
+            contact_id,
+            old_company,
+            company_id,
+        )
+
+    async def _visible_company(
+        self, session: AsyncSession, company_id: int, user: UserView
+    ) -> Company:
+        company = await session.scalar(
+            select(Company).where(Company.id == company_id, visible_companies(user))
+        )
+        if company is None:
+            raise NoSuchClient(company_id)
+        return company
+
+    async def _visible_contact(
+        self, session: AsyncSession, contact_id: int, user: UserView
+    ) -> Contact:
+        contact = await session.scalar(
+            select(Contact).where(Contact.id == contact_id, visible_contacts(user))
+        )
+        if contact is None:
+            raise NoSuchClient(contact_id)
+        return contact
+
+    def _check_equipment(
+        self, data: Mapping[str, Any], *, partial: bool
+    ) -> dict[str, Any]:
+        clean: dict[str, Any] = {}
+        for field, limit in (
+            ("kind", 100),
+            ("vendor", 100),
+            ("model", 200),
+            ("notes", 2000),
+        ):
+            if field in data or not partial:
+                value = str(data.get(field) or "").strip()
+                if len(value) > limit:
+                    raise InvalidClientInput(field, f"не длиннее {limit} знаков")
+                clean[field] = value
+        if not partial and not (clean.get("model") or clean.get("kind")):
+            raise InvalidClientInput("model", "нужна модель или вид оборудования")
+        if "quantity" in data:
+            try:
+                clean["quantity"] = int(data["quantity"])
+            except (TypeError, ValueError):
+                raise InvalidClientInput("quantity", "целое число") from None
+            if not 0 <= clean["quantity"] <= 1_000_000:
+                raise InvalidClientInput("quantity", "от 0 до 1 000 000")
+        if "serial_numbers" in data:
+            serials = data.get("serial_numbers") or []
+            if isinstance(serials, str):
+                serials = [s for s in re.split(r"[,;\s]+", serials) if s]
+            clean["serial_numbers"] = [str(s)[:100] for s in serials][:1000]
+        if "status" in data:
+            try:
+                clean["status"] = EquipmentStatus(str(data["status"]))
+            except ValueError:
+                raise InvalidClientInput("status", "installed или planned") from None
+        if "installed_on" in data:
+            value = data.get("installed_on")
+            try:
+                clean["installed_on"] = parse_date(str(value)) if value else None
+            except ValueError:
+                raise InvalidClientInput(
+                    "installed_on", "дата вида 04.12.2026"
+                ) from None
+        return clean
+
+    async def add_equipment(
+        self, company_id: int, data: Mapping[str, Any], *, user: UserView
+    ) -> int:
+        clean = self._check_equipment(data, partial=False)
+        async with transaction(self._sessions) as session:
+            await self._visible_company(session, company_id, user)
+            item = Equipment(company_id=company_id, **clean)
+            session.add(item)
+            await session.flush()
+            record_changes(
+                session,
+                entity="equipment",
+                entity_id=item.id,
+                before=None,
+                after={**clean, "company_id": company_id},
+                user_id=user.id,
+            )
+        return item.id
+
+    async def update_equipment(
+        self, equipment_id: int, changes: Mapping[str, Any], *, user: UserView
+    ) -> None:
+        clean = self._check_equipment(changes, partial=True)
+        async with transaction(self._sessions) as session:
+            item = await session.get(Equipment, equipment_id, with_for_update=True)
+            if item is None or item.company_id is None:
+                raise NoSuchClient(equipment_id)
+            await self._visible_company(session, item.company_id, user)
+            before = {f: getattr(item, f) for f in clean}
+            for field, value in clean.items():
+                setattr(item, field, value)
+            record_changes(
+                session,
+                entity="equipment",
+                entity_id=equipment_id,
+                before=before,
+                after=clean,
+                user_id=user.id,
+            )
+
+    async def delete_equipment(self, equipment_id: int, *, user: UserView) -> None:
+        async with transaction(self._sessions) as session:
+            item = await session.get(Equipment, equipment_id)
+            if item is None or item.company_id is None:
+                raise NoSuchClient(equipment_id)
+            await self._visible_company(session, item.company_id, user)
+            record_changes(
+                session,
+                entity="equipment",
+                entity_id=equipment_id,
+                before={"model": item.model, "company_id": item.company_id},
+                after=None,
+                user_id=user.id,
+            )
+            await session.delete(item)
+
+    async def share_company(
+        self, company_id: int, with_user_id: int, *, user: UserView
+    ) -> None:
+        async with transaction(self._sessions) as session:
+            await self._visible_company(session, company_id, user)
+            exists = await session.get(ClientShare, (company_id, with_user_id))
+            if exists is None:
+                session.add(ClientShare(company_id=company_id, user_id=with_user_id))
+                record_changes(
+                    session,
+                    entity="company",
+                    entity_id=company_id,
+                    before={"shared_with": None},
+                    after={"shared_with": with_user_id},
+                    user_id=user.id,
+                    action="share",
+                )
+
+    async def history(
+        self, entity: str, entity_id: int, *, user: UserView, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """The change log of a record the user may see, newest first."""
+        async with self._sessions() as session:
+            if entity == "company":
+                await self._visible_company(session, entity_id, user)
+            elif entity == "contact":
+                await self._visible_contact(session, entity_id, user)
+            else:
+                raise NoSuchClient(entity_id)
+            rows = (
+                await session.execute(
+                    select(ChangeRecord, User.full_name)
+                    .outerjoin(User, User.id == ChangeRecord.user_id)
+                    .where(
+                        ChangeRecord.entity == entity,
+                        ChangeRecord.entity_id == entity_id,
+                    )
+                    .order_by(ChangeRecord.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            {
+                "at": _iso(change.at),
+                "user": name,
+                "action": change.action,
+                "field": change.field,
+                "old": change.old_value,
+                "new": change.new_value,
+            }
+            for change, name in rows
+        ]
+
+    async def company_completeness(
+        self, session: AsyncSession, company: Company
+    ) -> dict[str, Any]:
+        phones = await session.scalar(
+            select(func.count())
+            .select_from(Phone)
+            .where(Phone.company_id == company.id)
+        )
+        emails = (
+            await session.scalars(
+                select(Email.address).where(Email.company_id == company.id)
+            )
+        ).all()
+        rules = await self._required_fields(session, "company")
+        record = {
+            **_company_fields(company),
+            "phones": [1] * (phones or 0),
+            "emails": emails,
+        }
+        return completeness("company", record, rules).as_dict()
+
+    async def _required_fields(
+        self, session: AsyncSession, entity: str
+    ) -> list[str] | None:
+        rows = (
+            await session.execute(
+                select(FieldRule.field, FieldRule.required).where(
+                    FieldRule.entity == entity
+                )
+            )
+        ).all()
+        if not rows:
+            return None  # the defaults in validation.DEFAULT_RULES
+        return [field for field, required in rows if required]
+
+    async def set_required_fields(self, entity: str, fields: Iterable[str]) -> None:
+        """Admins configure which fields a complete record must have."""
+        if entity not in ("company", "contact"):
+            raise InvalidClientInput("entity", "company или contact")
+        chosen = list(dict.fromkeys(fields))
+        unknown = [f for f in chosen if f not in FIELD_LABELS]
+        if unknown:
+            raise InvalidClientInput(
+                "fields", f"неизвестные поля: {', '.join(unknown)}"
+            )
+        async with transaction(self._sessions) as session:
+            await session.execute(delete(FieldRule).where(FieldRule.entity == entity))
+            session.add_all(
+                FieldRule(entity=entity, field=f, required=True) for f in chosen
+            )
+
 
 def _phone(phone: Phone) -> dict[str, Any]:
     return {
@@ -390,3 +1087,67 @@ def call_summary(direction: str, talk_seconds: int | None) -> str:
         minutes, seconds = divmod(talk_seconds, 60)
         return f"{label}, {minutes}:{seconds:02d}"
     return f"{label}, без ответа"
+
+
+COMPANY_TEXT_FIELDS = {
+    "legal_name": 500,
+    "legal_form": 20,
+    "address": 1000,
+    "region": 100,
+    "industry": 100,
+    "size": 30,
+    "source": 100,
+    "segment": 50,
+    "notes": 10000,
+}
+CONTACT_TEXT_FIELDS = {
+    "last_name": 100,
+    "first_name": 100,
+    "middle_name": 100,
+    "position": 200,
+    "notes": 10000,
+}
+_COMPANY_LOGGED = (
+    "name",
+    "legal_name",
+    "legal_form",
+    "inn",
+    "kpp",
+    "ogrn",
+    "address",
+    "region",
+    "industry",
+    "size",
+    "source",
+    "segment",
+    "status",
+    "responsible_id",
+    "notes",
+)
+_CONTACT_LOGGED = (
+    "company_id",
+    "last_name",
+    "first_name",
+    "middle_name",
+    "position",
+    "email",
+    "birthday",
+    "notes",
+    "responsible_id",
+)
+
+
+def _company_fields(company: Company) -> dict[str, Any]:
+    return {field: getattr(company, field) for field in _COMPANY_LOGGED}
+
+
+def _contact_fields(contact: Contact) -> dict[str, Any]:
+    return {field: getattr(contact, field) for field in _CONTACT_LOGGED}
+
+
+def parse_date(value: str) -> dt.date:
+    """04.12.2026 (Russian habit) or 2026-12-04."""
+    value = value.strip()
+    if "." in value:
+        return dt.datetime.strptime(value, "%d.%m.%Y").date()
+    return dt.date.fromisoformat(value)

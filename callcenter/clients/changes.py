@@ -1,0 +1,69 @@
+"""The change log: one row per changed field, with who, when, old and new value."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.clients.models import ChangeRecord
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if hasattr(value, "value"):
+        return str(value.value)
+    return str(value)
+
+
+def record_changes(
+    session: AsyncSession,
+    *,
+    entity: str,
+    entity_id: int,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    user_id: int | None,
+    action: str | None = None,
+    batch_id: uuid.UUID | None = None,
+) -> int:
+    """Add change rows for every field that differs; returns how many were added."""
+    if action is None:
+        action = "create" if before is None else "delete" if after is None else "update"
+    before, after = before or {}, after or {}
+    added = 0
+    for field in sorted(set(before) | set(after)):
+        old, new = _text(before.get(field)), _text(after.get(field))
+        if old == new:
+            continue
+        session.add(
+            ChangeRecord(
+                entity=entity,
+                entity_id=entity_id,
+                action=action,
+                field=field,
+                old_value=old,
+                new_value=new,
+                user_id=user_id,
+                batch_id=batch_id,
+            )
+        )
+        added += 1
+    if added == 0 and action != "update":
+        session.add(
+            ChangeRecord(
+                entity=entity,
+                entity_id=entity_id,
+                action=action,
+                user_id=user_id,
+                batch_id=batch_id,
+            )
+        )
+        added = 1
+    return added
