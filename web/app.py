@@ -36,7 +36,16 @@ from web import i18n
 from web.auth import CSRF_TOKEN, USER, LoginThrottle
 from web.keys import SERVICES, SETTINGS, Services
 from web.middleware import auth_middleware, errors_middleware
-from web.routes import api, pages, session, simulator
+from web.routes import (
+    api,
+    clients,
+    duplicates,
+    imports,
+    pages,
+    search,
+    session,
+    simulator,
+)
 from web.ws import WebsocketHub
 
 logger = logging.getLogger(__name__)
@@ -80,6 +89,10 @@ def create_app(
     session.setup(app)
     pages.setup(app)
     api.setup(app)
+    clients.setup(app)
+    imports.setup(app)
+    duplicates.setup(app)
+    search.setup(app)
     simulator.setup(app)
 
     app.cleanup_ctx.append(_database_ctx(database_url))

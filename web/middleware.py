@@ -21,7 +21,12 @@ from callcenter.calls.errors import (
     OriginateInProgress,
     PbxUnavailable,
 )
-from callcenter.clients.errors import ClientError, InvalidClientInput, NoSuchClient
+from callcenter.clients.errors import (
+    ClientError,
+    DuplicatesFound,
+    InvalidClientInput,
+    NoSuchClient,
+)
 from callcenter.users.errors import AuthenticationFailed, InvalidUserInput, UserError
 from web.auth import (
     AUTH_KIND,
@@ -45,6 +50,7 @@ _STATUS: dict[type[Exception], int] = {
     OriginateInProgress: 409,
     NoExtension: 409,
     PbxUnavailable: 503,
+    DuplicatesFound: 409,
     AuthenticationFailed: 401,
 }
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -74,6 +80,8 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         fields = {}
         if hasattr(error, "field"):
             fields["field"] = error.field
+        if isinstance(error, DuplicatesFound):
+            fields["candidates"] = error.candidates
         return error_response(request, status, error.code, str(error), **fields)
     except web.HTTPException as error:
         if (

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-_ERROR = {"$ref": "#/components/responses/Error"}
+from aiohttp import web
+
+ERROR = {"$ref": "#/components/responses/Error"}
 _CALL_ID = {
     "name": "call_id",
     "in": "path",
@@ -13,7 +15,7 @@ _CALL_ID = {
 }
 
 
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
@@ -155,31 +157,29 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "summary": "Calls visible to the user, newest first",
                 "parameters": [
-                    _query(
+                    query(
                         "since",
                         {"type": "string"},
                         "From this date (2026-12-04 or 04.12.2026) or date-time",
                     ),
-                    _query(
-                        "until", {"type": "string"}, "Up to and including this date"
-                    ),
-                    _query("manager_id", {"type": "integer"}, "Manager (user id)"),
-                    _query("company_id", {"type": "integer"}, "Client company"),
-                    _query(
+                    query("until", {"type": "string"}, "Up to and including this date"),
+                    query("manager_id", {"type": "integer"}, "Manager (user id)"),
+                    query("company_id", {"type": "integer"}, "Client company"),
+                    query(
                         "direction",
                         {"type": "string"},
                         "inbound, outbound, internal, originated",
                     ),
-                    _query(
+                    query(
                         "outcome",
                         {"type": "string"},
                         "answered, missed, busy, no_answer, failed, cancelled",
                     ),
-                    _query("number", {"type": "string"}, "Client number in any format"),
-                    _query(
+                    query("number", {"type": "string"}, "Client number in any format"),
+                    query(
                         "limit", {"type": "integer", "maximum": 500}, "Page size (100)"
                     ),
-                    _query("offset", {"type": "integer"}, "Rows to skip"),
+                    query("offset", {"type": "integer"}, "Rows to skip"),
                 ],
                 "responses": {
                     "200": {
@@ -200,7 +200,7 @@ OPENAPI: dict[str, Any] = {
                             }
                         },
                     },
-                    "422": _ERROR,
+                    "422": ERROR,
                 },
             },
             "post": {
@@ -229,9 +229,9 @@ OPENAPI: dict[str, Any] = {
                     "202": {
                         "description": "Asked the PBX; progress follows on the websocket"
                     },
-                    "409": _ERROR,
-                    "422": _ERROR,
-                    "503": _ERROR,
+                    "409": ERROR,
+                    "422": ERROR,
+                    "503": ERROR,
                 },
             },
         },
@@ -254,7 +254,7 @@ OPENAPI: dict[str, Any] = {
                             }
                         },
                     },
-                    "404": _ERROR,
+                    "404": ERROR,
                 },
             }
         },
@@ -262,7 +262,7 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "summary": "The raw AMI events the call record was built from (audit)",
                 "parameters": [_CALL_ID],
-                "responses": {"200": {"description": "Events"}, "404": _ERROR},
+                "responses": {"200": {"description": "Events"}, "404": ERROR},
             }
         },
         "/api/calls/{call_id}/recording": {
@@ -272,7 +272,7 @@ OPENAPI: dict[str, Any] = {
                 "responses": {
                     "200": {"description": "Audio"},
                     "206": {"description": "Part of the audio"},
-                    "404": _ERROR,
+                    "404": ERROR,
                 },
             }
         },
@@ -282,54 +282,10 @@ OPENAPI: dict[str, Any] = {
                 "parameters": [_CALL_ID],
                 "responses": {
                     "202": {"description": "Your phone rings; answer to listen"},
-                    "403": _ERROR,
-                    "422": _ERROR,
-                    "503": _ERROR,
+                    "403": ERROR,
+                    "422": ERROR,
+                    "503": ERROR,
                 },
-            }
-        },
-        "/api/clients": {
-            "get": {
-                "summary": "Client companies visible to the user",
-                "parameters": [_query("q", {"type": "string"}, "Part of the name")],
-                "responses": {"200": {"description": "Clients"}},
-            },
-            "post": {
-                "summary": "Create a client company with a phone (and a contact person)",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["company_name", "phone"],
-                                "properties": {
-                                    "company_name": {"type": "string"},
-                                    "phone": {"type": "string"},
-                                    "contact_name": {"type": "string"},
-                                    "position": {"type": "string"},
-                                    "email": {"type": "string"},
-                                    "inn": {"type": "string"},
-                                },
-                            }
-                        }
-                    },
-                },
-                "responses": {"201": {"description": "Created"}, "422": _ERROR},
-            },
-        },
-        "/api/clients/{company_id}": {
-            "get": {
-                "summary": "A client card",
-                "parameters": [
-                    {
-                        "name": "company_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "integer"},
-                    }
-                ],
-                "responses": {"200": {"description": "The card"}, "404": _ERROR},
             }
         },
         "/api/me": {
@@ -347,3 +303,36 @@ OPENAPI: dict[str, Any] = {
         },
     },
 }
+
+
+PATHS = web.AppKey("openapi_paths", dict)
+
+
+def add_paths(app: web.Application, paths: dict[str, Any]) -> None:
+    """Route modules describe their own paths; the document is assembled on request."""
+    app.setdefault(PATHS, {}).update(paths)
+
+
+def document(app: web.Application) -> dict[str, Any]:
+    return {**OPENAPI, "paths": {**OPENAPI["paths"], **app.get(PATHS, {})}}
+
+
+def body(
+    properties: dict[str, Any], required: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": required or [],
+                    "properties": properties,
+                }
+            }
+        },
+    }
+
+
+def path_id(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}

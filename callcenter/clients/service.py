@@ -277,19 +277,31 @@ class ClientService:
 
             contacts = (
                 await session.scalars(
-                    select(Contact).where(Contact.company_id == company_id)
+                    select(Contact).where(
+                        Contact.company_id == company_id,
+                        Contact.merged_into_id.is_(None),
+                    )
                 )
             ).all()
             phones = (
                 await session.scalars(
                     select(Phone)
-                    .where(
-                        or_(
-                            Phone.company_id == company_id,
-                            Phone.contact_id.in_([c.id for c in contacts] or [0]),
-                        )
-                    )
+                    .where(Phone.company_id == company_id)
                     .order_by(Phone.id)
+                )
+            ).all()
+            emails = (
+                await session.scalars(
+                    select(Email)
+                    .where(Email.company_id == company_id)
+                    .order_by(Email.id)
+                )
+            ).all()
+            equipment = (
+                await session.scalars(
+                    select(Equipment)
+                    .where(Equipment.company_id == company_id)
+                    .order_by(Equipment.id)
                 )
             ).all()
             interactions = (
@@ -300,25 +312,67 @@ class ClientService:
                     .limit(50)
                 )
             ).all()
+            quality = await self.company_completeness(session, company)
+            responsible = (
+                await session.scalar(
+                    select(User.full_name).where(User.id == company.responsible_id)
+                )
+                if company.responsible_id
+                else None
+            )
         return {
             "id": company.id,
             "name": company.name,
             "legal_name": company.legal_name,
+            "legal_form": company.legal_form,
             "inn": company.inn,
+            "kpp": company.kpp,
+            "ogrn": company.ogrn,
+            "address": company.address,
+            "region": company.region,
+            "industry": company.industry,
+            "size": company.size,
+            "source": company.source,
+            "segment": company.segment,
             "status": company.status.value,
             "responsible_id": company.responsible_id,
+            "responsible_name": responsible,
             "notes": company.notes,
+            "completeness": quality,
             "contacts": [
                 {
                     "id": c.id,
                     "name": c.full_name,
+                    "last_name": c.last_name,
+                    "first_name": c.first_name,
+                    "middle_name": c.middle_name,
                     "position": c.position,
                     "email": c.email,
+                    "emails": [e.address for e in emails if e.contact_id == c.id],
+                    "birthday": c.birthday.isoformat() if c.birthday else None,
+                    "channels": c.channels,
                     "phones": [_phone(p) for p in phones if p.contact_id == c.id],
                 }
                 for c in contacts
             ],
             "phones": [_phone(p) for p in phones if p.contact_id is None],
+            "emails": [e.address for e in emails if e.contact_id is None],
+            "equipment": [
+                {
+                    "id": e.id,
+                    "kind": e.kind,
+                    "vendor": e.vendor,
+                    "model": e.model,
+                    "quantity": e.quantity,
+                    "serial_numbers": e.serial_numbers,
+                    "status": e.status.value,
+                    "installed_on": e.installed_on.isoformat()
+                    if e.installed_on
+                    else None,
+                    "notes": e.notes,
+                }
+                for e in equipment
+            ],
             "interactions": [
                 {
                     "id": i.id,

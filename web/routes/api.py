@@ -16,11 +16,9 @@ from aiohttp import web
 from callcenter.calls.errors import InvalidCallRequest, NoSuchCall
 from callcenter.calls.models import Direction, Outcome
 from callcenter.calls.service import CallFilters
-from callcenter.clients.errors import InvalidClientInput
-from callcenter.clients.service import NewClient
 from web.auth import SUPERVISORS, current_user, public, roles
 from web.keys import SERVICES
-from web.openapi import OPENAPI
+from web.openapi import document
 
 logger = logging.getLogger(__name__)
 
@@ -209,42 +207,6 @@ async def live_calls(request: web.Request) -> web.Response:
     )
 
 
-@roles()
-async def list_clients(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    clients = await services.clients.list_companies(
-        user=current_user(request), query=request.query.get("q", "")[:200]
-    )
-    return web.json_response({"clients": clients})
-
-
-@roles()
-async def get_client(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    company_id = _optional_int(request.match_info["company_id"], "company_id")
-    assert company_id is not None
-    card = await services.clients.get_company(company_id, user=current_user(request))
-    return web.json_response(card)
-
-
-@roles()
-async def create_client(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    body = await read_json(request)
-    fields = {}
-    for name in ("company_name", "phone", "contact_name", "position", "email", "inn"):
-        value = body.get(name, "")
-        if not isinstance(value, str) or len(value) > 500:
-            raise InvalidClientInput(name, "text up to 500 characters")
-        fields[name] = value
-    company_id = await services.clients.create_client(
-        NewClient(**fields), user=current_user(request)
-    )
-    return web.json_response(
-        {"id": company_id, "url": f"/clients/{company_id}"}, status=201
-    )
-
-
 @public
 async def health(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
@@ -260,7 +222,7 @@ async def health(request: web.Request) -> web.Response:
 
 @public
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(OPENAPI)
+    return web.json_response(document(request.app))
 
 
 @roles()
@@ -290,9 +252,6 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/calls/{call_id}/events", call_events)
     app.router.add_get("/api/calls/{call_id}/recording", call_recording)
     app.router.add_post("/api/calls/{call_id}/listen", listen_call)
-    app.router.add_get("/api/clients", list_clients)
-    app.router.add_post("/api/clients", create_client)
-    app.router.add_get("/api/clients/{company_id}", get_client)
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/openapi.json", openapi)
     app.router.add_get("/ws", websocket)
