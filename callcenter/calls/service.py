@@ -129,7 +129,8 @@ def leg_payload(leg: LegState) -> dict[str, Any]:
     }
 
 
-def call_payload(call: CallState) -> dict[str, Any]:
+def call_fields(call: CallState | Call) -> dict[str, Any]:
+    """The fields of a call as JSON; a live ``CallState`` and a stored ``Call`` alike."""
     return {
         "id": str(call.id),
         "linkedid": call.linkedid,
@@ -142,15 +143,28 @@ def call_payload(call: CallState) -> dict[str, Any]:
         if call.client_number
         else None,
         "client_name": call.client_name,
+        "did": call.did,
+        "queue": call.queue,
         "company_id": call.company_id,
+        "contact_id": call.contact_id,
         "manager_id": call.manager_id,
         "manager_extension": call.manager_extension,
-        "queue": call.queue,
         "started_at": _iso(call.started_at),
         "answered_at": _iso(call.answered_at),
         "ended_at": _iso(call.ended_at),
+        "ring_seconds": call.ring_seconds,
         "talk_seconds": call.talk_seconds,
         "hangup_cause": call.hangup_cause,
+        "hangup_cause_text": call.hangup_cause_text,
+        "transferred": call.transferred,
+        "end_inferred": call.end_inferred,
+    }
+
+
+def call_payload(call: CallState) -> dict[str, Any]:
+    """A live call as browsers receive it."""
+    return {
+        **call_fields(call),
         "legs": [leg_payload(leg) for leg in call.legs.values()],
     }
 
@@ -866,44 +880,18 @@ def _call_dict(
     recording_status: RecordingStatus | None,
     recording_duration: float | None,
 ) -> dict[str, Any]:
+    recording = None
+    if recording_status is not None:
+        recording = {
+            "status": recording_status.value,
+            "duration_seconds": recording_duration,
+            "url": f"/api/calls/{call.id}/recording",
+        }
     return {
-        "id": str(call.id),
-        "linkedid": call.linkedid,
-        "direction": call.direction.value,
-        "status": call.status.value,
-        "outcome": call.outcome.value if call.outcome else None,
-        "failure_stage": call.failure_stage,
-        "number": call.client_number,
-        "number_display": format_phone(call.client_number)
-        if call.client_number
-        else None,
-        "client_name": call.client_name,
-        "did": call.did,
-        "queue": call.queue,
-        "company_id": call.company_id,
+        **call_fields(call),
         "company_name": company,
-        "contact_id": call.contact_id,
-        "manager_id": call.manager_id,
         "manager_name": manager,
-        "manager_extension": call.manager_extension,
-        "started_at": _iso(call.started_at),
-        "answered_at": _iso(call.answered_at),
-        "ended_at": _iso(call.ended_at),
-        "ring_seconds": call.ring_seconds,
-        "talk_seconds": call.talk_seconds,
-        "hangup_cause": call.hangup_cause,
-        "hangup_cause_text": call.hangup_cause_text,
-        "transferred": call.transferred,
-        "end_inferred": call.end_inferred,
-        "recording": (
-            {
-                "status": recording_status.value,
-                "duration_seconds": recording_duration,
-                "url": f"/api/calls/{call.id}/recording",
-            }
-            if recording_status is not None
-            else None
-        ),
+        "recording": recording,
     }
 
 
