@@ -45,8 +45,10 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
         super().connection_made(transport)
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
+        self.last_data = asyncio.get_running_loop().time()
 
     def data_received(self, data: bytes) -> None:
+        self.last_data = asyncio.get_running_loop().time()
         self._buffer += self._decoder.decode(data)
         if self.version is None and self._buffer.startswith(_BANNER):
             banner, _, _ = self._buffer.partition("\r\n")
@@ -315,23 +317,31 @@ class AmiLink:
             ) from None
 
     async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self._ping_interval)
             manager = self._manager
             if manager is None or not self.connected:
                 continue
+            protocol = manager.protocol
+            if loop.time() - protocol.last_data < self._ping_interval:
+                continue  # events are flowing: the link is alive, however busy
 
             future = manager.send_action({"Action": "Ping"})
             try:
                 await asyncio.wait_for(future, self._ping_timeout)
             except (TimeoutError, TelephonyUnavailable):
-                if manager.protocol is not None and not manager.protocol.closed:
-                    logger.warning(
-                        "AMI link silent, no Pong within %.1fs; dropping it host=%s",
-                        self._ping_timeout,
-                        self.host,
-                    )
-                    manager.protocol.transport.abort()
+                if (
+                    protocol.closed
+                    or loop.time() - protocol.last_data < self._ping_timeout
+                ):
+                    continue  # already gone, or the Pong is just queued behind events
+                logger.warning(
+                    "AMI link silent, no Pong within %.1fs; dropping it host=%s",
+                    self._ping_timeout,
+                    self.host,
+                )
+                protocol.transport.abort()
 
 
 def check_response(response: Any, action: str) -> Message:

@@ -1,4 +1,4 @@
-"""The ``callcenter`` command line: serve, migrate, users, demo, ami-sim.
+"""The ``callcenter`` command line: serve, migrate, users, import, demo, ami-sim.
 
 This module is a composition root (like ``web.app.create_app``): it is the one place in
 the package that reads settings and reaches the adapters, so it may import ``config``,
@@ -252,6 +252,113 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return cmd_serve(args)
 
 
+IMPORT_LABELS = {
+    "created": "создано",
+    "updated": "дополнено",
+    "skipped": "пропущено (уже есть)",
+    "duplicate": "дубли (клиент другого менеджера)",
+    "rejected": "отклонено",
+}
+
+
+IMPORT_ROW_LABELS = {
+    "created": "создано",
+    "updated": "дополнено",
+    "skipped": "пропущено",
+    "duplicate": "дубль",
+    "rejected": "отклонено",
+}
+
+
+async def _import_file(args: argparse.Namespace, url: str, region: str) -> int:
+    """Read, map and import one file, printing progress to stderr and the report."""
+    from pathlib import Path
+
+    from callcenter.clients.service import ClientService
+    from callcenter.db import create_engine, create_session_factory
+    from callcenter.imports.errors import ImportProblem
+    from callcenter.imports.service import ImportService
+    from callcenter.migrate import upgrade_async
+    from callcenter.users.models import Role
+    from callcenter.users.service import UserService
+
+    await upgrade_async(url)
+    engine = create_engine(url, pool_size=2)
+    try:
+        sessions = create_session_factory(engine)
+        users = UserService(sessions, session_max_age=dt.timedelta(hours=1))
+        if args.user:
+            user = await users.find_user_by_login(args.user)
+            if user is None:
+                print(f"error: no user {args.user!r}", file=sys.stderr)
+                return 2
+        else:
+            # Without --user the import runs as the first admin: it sees the whole
+            # base, and the companies it creates are assigned to them.
+            admins = [u for u in await users.list_users() if u.role is Role.ADMIN]
+            if not admins:
+                print("error: no admin user; pass --user LOGIN", file=sys.stderr)
+                return 2
+            user = admins[0]
+
+        service = ImportService(
+            sessions, ClientService(sessions, region=region), region=region
+        )
+        path = Path(args.file)
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+            sheet = await service.read(data, path.name, args.format)
+            mapping = sheet.suggested_mapping()
+            if args.preset:
+                preset = await service.find_preset(name=args.preset)
+                mapping = dict(preset["mapping"])
+            mode = "проверка (ничего не меняется)" if args.dry_run else "импорт"
+            print(
+                f"{path.name}: {sheet.format}, строк: {len(sheet.rows)}; {mode}; "
+                f"пользователь: {user.login}",
+                file=sys.stderr,
+            )
+            for header in sheet.headers:
+                print(f"  {header} -> {mapping.get(header, '-')}", file=sys.stderr)
+
+            def progress(done: int, total: int) -> None:
+                print(f"\r  {done}/{total} строк", end="", file=sys.stderr, flush=True)
+
+            summary = await service.run(
+                sheet,
+                mapping,
+                user=user,
+                file_name=path.name,
+                dry_run=args.dry_run,
+                progress=progress,
+            )
+        except OSError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except ImportProblem as error:
+            print(f"error: {error.reason}", file=sys.stderr)
+            return 2
+    finally:
+        await engine.dispose()
+
+    print("", file=sys.stderr)
+    for entry in summary.report:
+        if entry["status"] in ("rejected", "duplicate") or args.verbose:
+            who = " / ".join(p for p in (entry["company"], entry["contact"]) if p)
+            status = IMPORT_ROW_LABELS[entry["status"]]
+            print(f"строка {entry['line']}: {status}: {who}: {entry['reason']}")
+    print(f"Итого (запуск {summary.run_id}):")
+    for status, label in IMPORT_LABELS.items():
+        print(f"  {label}: {summary.counts.get(status, 0)}")
+    return 1 if summary.counts.get("rejected") else 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    settings = _settings()
+    url = _database_url(settings)
+    return asyncio.run(_import_file(args, url, settings.phone_region))
+
+
 def cmd_ami_sim(args: argparse.Namespace, rest: Sequence[str]) -> int:
     from ami.simulator.cli import main as simulator_main
 
@@ -307,6 +414,28 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--password-stdin", action="store_true")
     users_commands.add_parser("list", help="list users")
+
+    imports = commands.add_parser(
+        "import", help="import clients from Excel, CSV, Outlook, vCard or 1C"
+    )
+    imports.add_argument("file")
+    imports.add_argument(
+        "--format",
+        choices=("auto", "xlsx", "csv", "outlook", "vcf", "commerceml", "1c-xlsx"),
+        default="auto",
+    )
+    imports.add_argument("--preset", help="a saved column mapping (its name)")
+    imports.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="report what would happen, change nothing",
+    )
+    imports.add_argument(
+        "--user", help="import as this user (default: the first admin)"
+    )
+    imports.add_argument(
+        "--verbose", action="store_true", help="print every row, not only problems"
+    )
     token = users_commands.add_parser("token", help="issue an API token for a user")
     token.add_argument("login")
     token.add_argument("--name", default="integration")
@@ -329,6 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": cmd_demo,
         "migrate": cmd_migrate,
         "users": cmd_users,
+        "import": cmd_import,
     }
     try:
         return handlers[args.command](args)

@@ -16,6 +16,7 @@ import phonenumbers
 _EXTENSION_RE = re.compile(
     r"(?:доб\.?|добавочный|ext\.?|extension|вн\.?|#|x)\s*(\d{1,6})\s*$", re.IGNORECASE
 )
+_NOT_PHONE_RE = re.compile(r"[^\d\s()+\-.]")
 # What may reach an AMI action as a number to dial: digits and one leading plus.
 _DIALABLE_RE = re.compile(r"^\+?\d{2,20}\Z")
 
@@ -43,9 +44,9 @@ def parse_phone(raw: str, region: str = "RU") -> PhoneNumber:
     """Parse a number written any common way; raise InvalidPhoneNumber if it is not one."""
     text = raw.strip()
     if not text:
-        raise InvalidPhoneNumber(raw, "empty")
+        raise InvalidPhoneNumber(raw, "пустой номер")
     if len(text) > 64 or any(c in text for c in "\r\n\0"):
-        raise InvalidPhoneNumber(raw, "not a phone number")
+        raise InvalidPhoneNumber(raw, "это не номер телефона")
 
     extension = None
     match = _EXTENSION_RE.search(text)
@@ -53,6 +54,11 @@ def parse_phone(raw: str, region: str = "RU") -> PhoneNumber:
         extension = match.group(1)
         text = text[: match.start()].rstrip(" ,;")
 
+    if _NOT_PHONE_RE.search(text):
+        # phonenumbers would read letters as a keypad (8 916 FLOWERS): refuse them.
+        raise InvalidPhoneNumber(
+            raw, "в номере только цифры, пробелы и знаки + ( ) - ."
+        )
     digits = re.sub(r"\D", "", text)
     if region == "RU" and not text.lstrip().startswith("+"):
         # Russian habits: 8 (916) ... is the trunk prefix, and a bare ten-digit
@@ -66,10 +72,10 @@ def parse_phone(raw: str, region: str = "RU") -> PhoneNumber:
 
     try:
         parsed = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as error:
-        raise InvalidPhoneNumber(raw, str(error)) from None
+    except phonenumbers.NumberParseException:
+        raise InvalidPhoneNumber(raw, "это не номер телефона") from None
     if not phonenumbers.is_possible_number(parsed):
-        raise InvalidPhoneNumber(raw, "not a possible number")
+        raise InvalidPhoneNumber(raw, "неверное количество цифр")
 
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return PhoneNumber(e164=e164.lstrip("+"), extension=extension or parsed.extension)
@@ -103,6 +109,6 @@ def check_dialable(number: str) -> str:
     """Refuse anything but digits and a leading plus before it reaches an AMI action."""
     if not isinstance(number, str) or not _DIALABLE_RE.match(number):
         raise InvalidPhoneNumber(
-            str(number)[:64], "only digits and a leading + may be dialled"
+            str(number)[:64], "набрать можно только цифры и + в начале"
         )
     return number

@@ -182,6 +182,11 @@ def no_blocking_calls(request: pytest.FixtureRequest) -> Iterator[None]:
 ALLOWED_TO_BLOCK = [
     # asyncpg looks for ~/.pgpass when a DSN has no password (once per connection).
     ("asyncpg/connect_utils.py", {"_read_password_file"}),
+    # ...and over TCP (127.0.0.1:5432) it looks for ~/.postgresql client certificates.
+    (
+        "asyncpg/connect_utils.py",
+        {"_dot_postgresql_path", "_parse_connect_dsn_and_args"},
+    ),
     # Migrations run in a worker thread with Alembic's own event loop.
     # (the greenlet that runs them does not carry the caller's frames).
     ("callcenter/migrate.py", {"upgrade"}),

@@ -33,7 +33,8 @@ from config.database import start_embedded
 from config.settings import Settings
 from recordings.store import FileRecordingStore
 from web import i18n
-from web.auth import CSRF_TOKEN, USER, LoginThrottle
+from web.auth import LoginThrottle
+from web.context import page_context
 from web.keys import SERVICES, SETTINGS, Services
 from web.middleware import auth_middleware, errors_middleware
 from web.routes import (
@@ -95,26 +96,19 @@ def create_app(
     search.setup(app)
     simulator.setup(app)
 
+    app.on_shutdown.append(_close_websockets)
     app.cleanup_ctx.append(_database_ctx(database_url))
     app.cleanup_ctx.append(_ami_ctx)
     return app
 
 
 async def _template_context(request: web.Request) -> dict[str, object]:
-    settings = request.app[SETTINGS]
-    user = request.get(USER)
-    language = user.language if user is not None else settings.language
-    services = request.app[SERVICES]
-    return {
-        "user": user,
-        "lang": language,
-        "t": lambda key: i18n.translate(key, language),
-        "js_strings": i18n.js_strings(language),
-        "csrf_token": request.get(CSRF_TOKEN, ""),
-        "pbx_connected": services.pbx_connected,
-        "simulator": services.simulator is not None,
-        "path": request.path,
-    }
+    return page_context(request)
+
+
+async def _close_websockets(app: web.Application) -> None:
+    # aiohttp waits for open websocket handlers before cleanup: close them first.
+    await app[SERVICES].hub.close_all()
 
 
 def _database_ctx(override_url: str | None):  # type: ignore[no-untyped-def]
@@ -158,6 +152,7 @@ def _database_ctx(override_url: str | None):  # type: ignore[no-untyped-def]
             throttle=LoginThrottle(),
             zone=ZoneInfo(settings.timezone),
             database_url=url,
+            sessions=sessions,
         )
         await calls.refresh_extensions()
 

@@ -81,10 +81,14 @@ def check_csrf(request: web.Request, form_token: str | None = None) -> None:
 
 
 class LoginThrottle:
-    """At most ``limit`` failed logins per login name and per client address per window."""
+    """At most ``limit`` failed logins per login name, and ``address_limit`` per client
+    address (higher: a whole office may sit behind one NAT), per window."""
 
-    def __init__(self, limit: int = 10, window: float = 600.0) -> None:
+    def __init__(
+        self, limit: int = 10, window: float = 600.0, address_limit: int = 50
+    ) -> None:
         self._limit = limit
+        self._address_limit = address_limit
         self._window = window
         self._failures: dict[str, deque[float]] = defaultdict(deque)
 
@@ -96,9 +100,9 @@ class LoginThrottle:
         return stamps
 
     def blocked(self, login: str, address: str) -> bool:
-        return any(
-            len(self._recent(key)) >= self._limit
-            for key in (f"login:{login.lower()[:64]}", f"addr:{address}")
+        return (
+            len(self._recent(f"login:{login.lower()[:64]}")) >= self._limit
+            or len(self._recent(f"addr:{address}")) >= self._address_limit
         )
 
     def failed(self, login: str, address: str) -> None:

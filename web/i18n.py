@@ -151,6 +151,115 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "pop_missed": {"ru": "Пропущенный звонок", "en": "Missed call"},
     "pop_close": {"ru": "Закрыть", "en": "Close"},
+    "legal_name": {"ru": "Полное наименование", "en": "Legal name"},
+    "legal_form": {"ru": "Форма собственности", "en": "Legal form"},
+    "kpp": {"ru": "КПП", "en": "KPP"},
+    "ogrn": {"ru": "ОГРН", "en": "OGRN"},
+    "address": {"ru": "Адрес", "en": "Address"},
+    "region": {"ru": "Регион", "en": "Region"},
+    "industry": {"ru": "Отрасль", "en": "Industry"},
+    "size": {"ru": "Размер", "en": "Size"},
+    "source": {"ru": "Источник", "en": "Source"},
+    "segment": {"ru": "Сегмент", "en": "Segment"},
+    "responsible": {"ru": "Ответственный", "en": "Responsible"},
+    "nobody": {"ru": "— не назначен —", "en": "— nobody —"},
+    "notes": {"ru": "Примечания", "en": "Notes"},
+    "emails": {"ru": "Эл. почта", "en": "E-mail"},
+    "completeness": {"ru": "Заполненность", "en": "Completeness"},
+    "missing_fields": {"ru": "Не заполнено", "en": "Missing"},
+    "invalid_fields": {"ru": "С ошибкой", "en": "Invalid"},
+    "complete": {"ru": "Карточка заполнена", "en": "The card is complete"},
+    "edit": {"ru": "Изменить", "en": "Edit"},
+    "delete": {"ru": "Удалить", "en": "Delete"},
+    "cancel": {"ru": "Отмена", "en": "Cancel"},
+    "add_contact": {"ru": "Добавить контакт", "en": "Add contact"},
+    "new_contact": {"ru": "Новое контактное лицо", "en": "New contact person"},
+    "new_private_client": {"ru": "Новый частный клиент", "en": "New private client"},
+    "private_client": {"ru": "Частный клиент", "en": "Private client"},
+    "edit_contact": {"ru": "Контактное лицо", "en": "Contact person"},
+    "edit_company": {"ru": "Изменение клиента", "en": "Edit client"},
+    "last_name": {"ru": "Фамилия", "en": "Last name"},
+    "first_name": {"ru": "Имя", "en": "First name"},
+    "middle_name": {"ru": "Отчество", "en": "Middle name"},
+    "birthday": {"ru": "День рождения", "en": "Birthday"},
+    "channels": {"ru": "Другие каналы", "en": "Other channels"},
+    "channels_hint": {
+        "ru": "по одному в строке: telegram: @ivanov",
+        "en": "one per line: telegram: @ivanov",
+    },
+    "lines_hint": {"ru": "по одному в строке", "en": "one per line"},
+    "date_hint": {"ru": "дд.мм.гггг", "en": "dd.mm.yyyy"},
+    "company": {"ru": "Компания", "en": "Company"},
+    "no_company": {
+        "ru": "— без компании (частный клиент) —",
+        "en": "— no company (private client) —",
+    },
+    "move_hint": {
+        "ru": "Смена компании переносит звонки и историю контакта",
+        "en": "Changing the company moves the contact’s calls and history",
+    },
+    "equipment": {"ru": "Оборудование", "en": "Equipment"},
+    "add_equipment": {"ru": "Добавить оборудование", "en": "Add equipment"},
+    "eq_kind": {"ru": "Вид", "en": "Kind"},
+    "eq_vendor": {"ru": "Производитель", "en": "Vendor"},
+    "eq_model": {"ru": "Модель", "en": "Model"},
+    "eq_quantity": {"ru": "Количество", "en": "Quantity"},
+    "eq_serials": {"ru": "Серийные номера", "en": "Serial numbers"},
+    "eq_installed_on": {"ru": "Дата установки", "en": "Installed on"},
+    "eq_status_installed": {"ru": "Установлено", "en": "Installed"},
+    "eq_status_planned": {"ru": "Планируется", "en": "Planned"},
+    "no_equipment": {"ru": "Оборудования нет", "en": "No equipment"},
+    "no_contacts": {"ru": "Контактных лиц нет", "en": "No contact persons"},
+    "interactions": {"ru": "История взаимодействий", "en": "Interactions"},
+    "no_interactions": {"ru": "Взаимодействий пока нет", "en": "No interactions yet"},
+    "client_calls": {"ru": "Звонки и записи", "en": "Calls and recordings"},
+    "change_history": {"ru": "История изменений", "en": "Change history"},
+    "no_changes": {"ru": "Изменений нет", "en": "No changes"},
+    "who": {"ru": "Кто", "en": "Who"},
+    "field": {"ru": "Поле", "en": "Field"},
+    "change": {"ru": "Изменение", "en": "Change"},
+    "saved": {"ru": "Сохранено", "en": "Saved"},
+    "duplicates_title": {
+        "ru": "Похожие клиенты уже есть в базе",
+        "en": "Similar clients already exist",
+    },
+    "duplicates_hint": {
+        "ru": "Проверьте, не тот же ли это клиент. Если нет — сохраните всё равно.",
+        "en": "Check whether it is the same client. If not, save anyway.",
+    },
+    "save_anyway": {"ru": "Всё равно сохранить", "en": "Save anyway"},
+    "dup_inn": {"ru": "тот же ИНН", "en": "same INN"},
+    "dup_phone": {"ru": "тот же телефон", "en": "same phone"},
+    "dup_email": {"ru": "та же эл. почта", "en": "same e-mail"},
+    "dup_name": {"ru": "похожее название", "en": "similar name"},
+    "dup_hidden": {"ru": "чужой клиент", "en": "another manager’s client"},
+    "checking": {"ru": "Проверяем дубли…", "en": "Checking for duplicates…"},
+    "no_duplicates": {"ru": "Похожих клиентов нет", "en": "No similar clients"},
+    "contact_phone": {"ru": "Телефон контакта", "en": "Contact’s phone"},
+    "requisites": {"ru": "Реквизиты", "en": "Registration details"},
+    "act_create": {"ru": "создание", "en": "created"},
+    "act_update": {"ru": "изменение", "en": "changed"},
+    "act_delete": {"ru": "удаление", "en": "deleted"},
+    "act_move": {"ru": "перенос", "en": "moved"},
+    "act_share": {"ru": "доступ", "en": "shared"},
+    "act_merge": {"ru": "объединение", "en": "merged"},
+    "kind_call": {"ru": "Звонок", "en": "Call"},
+    "kind_letter": {"ru": "Письмо", "en": "Letter"},
+    "kind_meeting": {"ru": "Встреча", "en": "Meeting"},
+    "kind_material": {"ru": "Материалы", "en": "Materials"},
+    "kind_note": {"ru": "Заметка", "en": "Note"},
+    "form_errors": {
+        "ru": "Исправьте поля, отмеченные красным",
+        "en": "Fix the fields marked in red",
+    },
+    "delete_equipment_confirm": {
+        "ru": "Удалить это оборудование?",
+        "en": "Delete this equipment?",
+    },
+    "back_to_card": {"ru": "К карточке", "en": "Back to the card"},
+    "market": {"ru": "Рынок", "en": "Market"},
+    "example": {"ru": "например", "en": "e.g."},
+    "comma_hint": {"ru": "через запятую", "en": "comma-separated"},
     "recording_ready": {
         "ru": "Запись разговора готова",
         "en": "Call recording is ready",
@@ -201,3 +310,56 @@ def format_money(amount: Decimal | float | int, currency: str = "₽") -> str:
         whole = whole[:-3]
     thousands = "\u202f".join(groups)
     return f"{sign}{thousands},{cents}\u00a0{currency}"
+
+
+# Messages for the panel's error codes, and Asterisk's hangup causes and dial statuses.
+STRINGS.update(
+    {
+        "err_originate_in_progress": {
+            "ru": "Звонок с вашего телефона уже набирается",
+            "en": "A call from your phone is already being placed",
+        },
+        "err_pbx_unavailable": {
+            "ru": "АТС недоступна: звонок не отправлен",
+            "en": "The PBX is not available: the call was not placed",
+        },
+        "err_no_extension": {
+            "ru": "У вас нет добавочного номера: звонить не с чего",
+            "en": "You have no phone extension to call from",
+        },
+        "err_csrf": {
+            "ru": "Страница устарела: обновите её и повторите",
+            "en": "The page is stale: reload it and try again",
+        },
+        "err_unauthenticated": {"ru": "Войдите заново", "en": "Sign in again"},
+        "err_forbidden": {"ru": "Нет доступа", "en": "Access denied"},
+        "cause_0": {"ru": "Неизвестно", "en": "Unknown"},
+        "cause_16": {"ru": "Нормальное завершение", "en": "Normal clearing"},
+        "cause_17": {"ru": "Абонент занят", "en": "User busy"},
+        "cause_18": {"ru": "Нет ответа устройства", "en": "No user responding"},
+        "cause_19": {"ru": "Нет ответа", "en": "No answer"},
+        "cause_21": {"ru": "Вызов отклонён", "en": "Call rejected"},
+        "cause_26": {"ru": "Ответил другой", "en": "Answered elsewhere"},
+        "cause_27": {"ru": "Направление не работает", "en": "Destination out of order"},
+        "cause_34": {"ru": "Нет свободных линий", "en": "No circuit available"},
+        "cause_38": {"ru": "Сеть не работает", "en": "Network out of order"},
+        "dial_ANSWER": {"ru": "ответ", "en": "answer"},
+        "dial_BUSY": {"ru": "занято", "en": "busy"},
+        "dial_NOANSWER": {"ru": "нет ответа", "en": "no answer"},
+        "dial_CANCEL": {"ru": "отмена", "en": "cancel"},
+        "dial_CONGESTION": {"ru": "перегрузка", "en": "congestion"},
+        "dial_CHANUNAVAIL": {"ru": "недоступен", "en": "unavailable"},
+    }
+)
+
+
+def cause_text(code: int | None, text: str | None, language: str) -> str:
+    """Asterisk's hangup cause in the user's language (its own text if unknown)."""
+    if code is None:
+        return ""
+    key = f"cause_{code}"
+    return (
+        f"{code} {translate(key, language)}"
+        if key in STRINGS
+        else f"{code} {text or ''}"
+    )

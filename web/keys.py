@@ -10,6 +10,7 @@ from aiohttp import web
 
 from callcenter.calls.service import CallService
 from callcenter.clients.service import ClientService
+from callcenter.db import SessionFactory
 from callcenter.users.service import UserService
 from config.settings import Settings
 from web.auth import LoginThrottle
@@ -31,6 +32,7 @@ class Services:
     link: AmiLink | None = None
     simulator: AmiSimulator | None = None
     database_url: str = ""
+    sessions: SessionFactory | None = None
 
     @property
     def pbx_connected(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -27,6 +28,7 @@ from callcenter.clients.errors import (
     InvalidClientInput,
     NoSuchClient,
 )
+from callcenter.clients.merge import CannotMerge, UndoRefused
 from callcenter.users.errors import AuthenticationFailed, InvalidUserInput, UserError
 from web.auth import (
     AUTH_KIND,
@@ -37,6 +39,7 @@ from web.auth import (
     check_csrf,
     is_public,
 )
+from web.context import page_context
 from web.keys import SERVICES
 
 logger = logging.getLogger(__name__)
@@ -51,6 +54,8 @@ _STATUS: dict[type[Exception], int] = {
     NoExtension: 409,
     PbxUnavailable: 503,
     DuplicatesFound: 409,
+    UndoRefused: 409,
+    CannotMerge: 409,
     AuthenticationFailed: 401,
 }
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -67,7 +72,8 @@ def error_response(
         return web.json_response(
             {"error": {"code": code, "message": message, **fields}}, status=status
         )
-    context = {"status": status, "message": message}
+    # Rendered outside the handler chain, so the template context is built here.
+    context = {**page_context(request), "status": status, "message": message}
     return aiohttp_jinja2.render_template("error.html", request, context, status=status)
 
 
@@ -84,11 +90,7 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
             fields["candidates"] = error.candidates
         return error_response(request, status, error.code, str(error), **fields)
     except web.HTTPException as error:
-        if (
-            error.status >= 400
-            and wants_json(request)
-            and error.content_type != "application/json"
-        ):
+        if error.status >= 400 and error.content_type != "application/json":
             return error_response(request, error.status, "http_error", error.reason)
         raise
 
@@ -109,6 +111,9 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
             request[USER], request[AUTH_KIND] = session.user, "session"
             request[CSRF_TOKEN] = session.csrf_token
 
+    if request.match_info.http_exception is not None:
+        # No route matched (404, 405): nothing to authorize.
+        raise request.match_info.http_exception
     if is_public(handler) or request.path.startswith("/static/"):
         return await handler(request)
 
@@ -123,9 +128,9 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
             return error_response(
                 request, 401, "unauthenticated", "log in or send a token"
             )
-        raise web.HTTPFound(
-            f"/login?next={request.path_qs}" if request.method == "GET" else "/login"
-        )
+        if request.method != "GET":
+            raise web.HTTPFound("/login")
+        raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='/')}")
     if user.role not in allowed:
         logger.info(
             "role refused user_id=%s role=%s path=%s", user.id, user.role, request.path

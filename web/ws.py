@@ -106,10 +106,12 @@ class WebsocketHub:
         hello: dict[str, Any] = {"type": "hello", "seq": self._seq, "user_id": user.id}
         if missed is None:
             hello["snapshot"] = snapshot(user)
+        # Registered before the first await: every later event lands in the queue,
+        # which the sender starts draining after hello and the backlog.
+        self._connections.add(connection)
         await ws.send_str(json.dumps(hello, ensure_ascii=False, default=str))
         for text in missed or []:
             await ws.send_str(text)
-        self._connections.add(connection)
         logger.debug("websocket opened user_id=%s since=%s", user.id, since)
 
         sender = asyncio.get_running_loop().create_task(self._send_loop(connection))

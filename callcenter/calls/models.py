@@ -78,7 +78,7 @@ class Call(Timestamped, Base):
         ForeignKey("companies.id", ondelete="SET NULL")
     )
     contact_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contacts.id", ondelete="SET NULL")
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
     )
     manager_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")

@@ -57,6 +57,7 @@ from callcenter.calls.tracker import (
     OriginateRequest,
 )
 from callcenter.calls.writer import CallWriter, call_row
+from callcenter.clients.access import visible_companies
 from callcenter.clients.models import Company
 from callcenter.clients.service import ClientCard, ClientService, call_summary
 from callcenter.db import SessionFactory, transaction, utcnow
@@ -83,6 +84,7 @@ logger = logging.getLogger(__name__)
 
 _RECENT_LINKEDIDS = 20000
 _PROBE_CONCURRENCY = 4
+_LOOKUP_CONCURRENCY = 6
 _ORIGINATE_GRACE = dt.timedelta(seconds=20)
 
 
@@ -195,6 +197,10 @@ class CallService:
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._probe_slots = asyncio.Semaphore(_PROBE_CONCURRENCY)
+        # Lookups must leave database connections to the writer: never lose a call
+        # record to a burst of screen-pops.
+        self._lookup_slots = asyncio.Semaphore(_LOOKUP_CONCURRENCY)
+        self._closing = False
         self.events_handled = 0
 
     def set_telephony(self, telephony: Telephony) -> None:
@@ -218,11 +224,15 @@ class CallService:
             self._dispatch(self.tracker.expire_originates(utcnow(), max_age))
 
     async def close(self) -> None:
+        self._closing = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _spawn(self, coro: Any, name: str) -> None:
+        if self._closing:
+            coro.close()
+            return
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -409,17 +419,16 @@ class CallService:
     async def _lookup_client(self, call: CallState, lookup: _Lookup) -> None:
         number = call.client_number
         try:
-            if call.company_id is None and call.contact_id is None and number:
-                match = await self._clients.find_by_phone(number)
-                if match is not None:
-                    call.company_id, call.contact_id = (
-                        match.company_id,
-                        match.contact_id,
-                    )
-                    self.writer.mark(call)
-            lookup.card = await self._clients.build_card(
-                number, call.company_id, call.contact_id
-            )
+            async with self._lookup_slots:
+                if call.company_id is None and call.contact_id is None and number:
+                    match = await self._clients.find_by_phone(number)
+                    if match is not None:
+                        call.company_id = match.company_id
+                        call.contact_id = match.contact_id
+                        self.writer.mark(call)
+                lookup.card = await self._clients.build_card(
+                    number, call.company_id, call.contact_id
+                )
         except Exception:
             logger.exception("client lookup failed call_id=%s", call.id)
             lookup.card = ClientCard(number=number)
@@ -428,15 +437,43 @@ class CallService:
 
     def _on_call_ended(self, call: CallState) -> None:
         self._notify(call, "ended", self._call_users(call))
+        if call.direction is Direction.LISTEN:
+            # Listening in is supervision, not a contact with the client.
+            self._lookups.pop(call.id, None)
+            return
         lookup = self._lookups.get(call.id)
-        if lookup is not None and not lookup.done.is_set():
-            self._spawn(self._record_when_known(call, lookup), f"end-{call.id}")
+        if call.company_id is None and call.contact_id is None and call.client_number:
+            self._spawn(self._record_after_lookup(call, lookup), f"end-{call.id}")
+        elif lookup is not None and not lookup.done.is_set():
+            self._spawn(self._record_after_lookup(call, lookup), f"end-{call.id}")
         else:
             self._record_history(call)
 
-    async def _record_when_known(self, call: CallState, lookup: _Lookup) -> None:
+    async def _record_after_lookup(
+        self, call: CallState, lookup: _Lookup | None
+    ) -> None:
+        """Record history once the client is known; the client may have been created
+        while the call was going on (from the screen-pop), so look again."""
         try:
-            await asyncio.wait_for(lookup.done.wait(), timeout=30)
+            if lookup is not None:
+                await asyncio.wait_for(lookup.done.wait(), timeout=30)
+            if (
+                call.company_id is None
+                and call.contact_id is None
+                and call.client_number
+            ):
+                async with self._lookup_slots:
+                    match = await self._clients.find_by_phone(call.client_number)
+                if match is not None:
+                    call.company_id, call.contact_id = (
+                        match.company_id,
+                        match.contact_id,
+                    )
+                    self.writer.mark(call)
+        except Exception as error:  # noqa: BLE001 - the call is recorded anyway
+            logger.warning(
+                "client lookup at call end failed call_id=%s: %s", call.id, error
+            )
         finally:
             self._record_history(call)
 
@@ -561,7 +598,7 @@ class CallService:
             raise NoSuchCall(f"call {call_id} not found")
         call = next((c for c in self.tracker.calls.values() if c.id == call_id), None)
         if call is None or call.status is not CallStatus.ACTIVE:
-            raise InvalidCallRequest("call_id", "the call is not in progress")
+            raise InvalidCallRequest("call_id", "звонок уже не идёт")
         target = next(
             (
                 leg
@@ -571,7 +608,7 @@ class CallService:
             None,
         )
         if target is None:
-            raise InvalidCallRequest("call_id", "no manager is talking in this call")
+            raise InvalidCallRequest("call_id", "в этом звонке сейчас никто не говорит")
         extension = self._check_can_originate(user, extension)
 
         listen_id = uuid.uuid4()
@@ -583,7 +620,6 @@ class CallService:
             number=call.client_number or "",
             created_at=utcnow(),
             direction=Direction.LISTEN,
-            company_id=call.company_id,
         )
         # ChanSpy wants a channel name: a Local pair is spied on through its ;1 half.
         spyee = target.key + ";1" if target.key.startswith("Local/") else target.key
@@ -611,7 +647,7 @@ class CallService:
                 raise NoExtension("no phone extension is assigned to this user")
             extension = user.extensions[0]
         elif extension not in user.extensions:
-            raise InvalidCallRequest("extension", "not one of this user's extensions")
+            raise InvalidCallRequest("extension", "это не ваш добавочный номер")
         if self._telephony is None or not self._telephony.connected:
             raise PbxUnavailable("the PBX is not connected; the call was not placed")
         if self.tracker.is_originating(extension):
@@ -747,11 +783,16 @@ class CallService:
         if filters.outcome is not None:
             stmt = stmt.where(Call.outcome == filters.outcome)
         if filters.number:
+            digits = "".join(c for c in filters.number if c.isdigit())
             try:
                 number = parse_phone(filters.number, self._region).e164
             except InvalidPhoneNumber as error:
-                raise InvalidCallRequest("number", error.reason) from None
-            stmt = stmt.where(Call.client_number == number)
+                if len(digits) < 3 or len(digits) != len(filters.number.strip()):
+                    raise InvalidCallRequest("number", error.reason) from None
+                # A part of a number ("4567"): match it anywhere in the stored digits.
+                stmt = stmt.where(Call.client_number.contains(digits))
+            else:
+                stmt = stmt.where(Call.client_number == number)
 
         async with self._sessions() as session:
             rows = (await session.execute(stmt)).all()
@@ -864,7 +905,8 @@ def _visible(user: UserView) -> Any:
     """SQL condition: calls this user may see (their own, or their clients')."""
     if user.sees_all_calls:
         return True
-    own_clients = select(Company.id).where(Company.responsible_id == user.id)
+    # The card's telephony follows the client base's rules (own, shared, team).
+    own_clients = select(Company.id).where(visible_companies(user))
     return or_(
         Call.manager_id == user.id,
         Call.requested_by_id == user.id,

@@ -74,6 +74,7 @@ _LEG_FIELDS = (
     "hangup_cause_text",
 )
 _EVENT_CHUNK = 2000
+_ROW_CHUNK = 500  # x 26 columns stays far below PostgreSQL's 32767 parameters
 
 
 def call_row(call: CallState) -> dict[str, Any]:
@@ -258,16 +259,18 @@ class CallWriter:
             if superseded:
                 await session.execute(delete(Call).where(Call.id.in_(superseded)))
 
-            if calls:
-                stmt = insert(Call).values(calls)
+            # A backlog after an outage can hold thousands of calls: one statement
+            # may carry at most 32767 parameters, so upsert in chunks.
+            for start in range(0, len(calls), _ROW_CHUNK):
+                stmt = insert(Call).values(calls[start : start + _ROW_CHUNK])
                 stmt = stmt.on_conflict_do_update(
                     index_elements=[Call.id],
                     set_={name: stmt.excluded[name] for name in _CALL_FIELDS},
                 )
                 await session.execute(stmt)
 
-            if legs:
-                stmt = insert(CallLeg).values(legs)
+            for start in range(0, len(legs), _ROW_CHUNK):
+                stmt = insert(CallLeg).values(legs[start : start + _ROW_CHUNK])
                 stmt = stmt.on_conflict_do_update(
                     index_elements=[CallLeg.id],
                     set_={name: stmt.excluded[name] for name in _LEG_FIELDS},

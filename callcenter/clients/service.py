@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.calls.models import Call
+from callcenter.calls.models import Call, CallStatus
 from callcenter.clients.access import visible_companies, visible_contacts
 from callcenter.clients.changes import record_changes
 from callcenter.clients.duplicates import Candidate, draft_of, find_duplicates
@@ -174,75 +174,50 @@ class ClientService:
             for i in rows
         ]
 
-    async def create_client(self, data: NewClient, *, user: UserView) -> int:
-        """Create a company (and a contact) with a phone; link past calls from it."""
-        name = data.company_name.strip()
-        if not name:
-            raise InvalidClientInput("company_name", "required")
-        if len(name) > 300:
-            raise InvalidClientInput("company_name", "too long")
-        try:
-            phone = parse_phone(data.phone, self._region)
-        except InvalidPhoneNumber as error:
-            raise InvalidClientInput("phone", error.reason) from None
-        inn = data.inn.strip() or None
-        if inn is not None and (not inn.isdigit() or len(inn) not in (10, 12)):
-            raise InvalidClientInput("inn", "10 or 12 digits")
-
-        async with transaction(self._sessions) as session:
-            company = Company(
-                name=name,
-                inn=inn,
-                status=CompanyStatus.PROSPECT,
-                responsible_id=user.id,
-            )
-            session.add(company)
-            await session.flush()
-
-            contact_id = None
-            if data.contact_name.strip():
-                last, _, rest = data.contact_name.strip().partition(" ")
-                first, _, middle = rest.partition(" ")
-                contact = Contact(
-                    company_id=company.id,
-                    last_name=last[:100],
-                    first_name=first[:100],
-                    middle_name=middle[:100],
-                    position=data.position.strip()[:200] or None,
-                    email=data.email.strip()[:200] or None,
-                )
-                session.add(contact)
-                await session.flush()
-                contact_id = contact.id
-
-            session.add(
-                Phone(
-                    company_id=company.id,
-                    contact_id=contact_id,
-                    e164=phone.e164,
-                    extension=phone.extension,
-                    raw=data.phone.strip()[:64],
-                    kind=PhoneKind.WORK,
-                )
-            )
-            linked = await self._link_past_calls(
-                session, phone.e164, company.id, contact_id
-            )
-
-        logger.info(
-            "client created company_id=%s user_id=%s linked_calls=%s",
-            company.id,
-            user.id,
-            linked,
-        )
-        return company.id
+    async def create_client(
+        self, data: NewClient, *, user: UserView, force: bool = False
+    ) -> int:
+        """The quick form (e.g. from a screen-pop): a company, a contact, one phone.
+        The same rules as the full form apply: validation and duplicate control."""
+        contact: dict[str, Any] | None = None
+        if data.contact_name.strip():
+            last, _, rest = data.contact_name.strip().partition(" ")
+            first, _, middle = rest.partition(" ")
+            contact = {
+                "last_name": last,
+                "first_name": first,
+                "middle_name": middle,
+                "position": data.position,
+                "phones": [data.phone],
+                "emails": [data.email] if data.email.strip() else [],
+            }
+        if not data.phone.strip():
+            raise InvalidClientInput("phone", "обязательное поле")
+        record: dict[str, Any] = {
+            "name": data.company_name,
+            "inn": data.inn,
+            "phones": [] if contact else [data.phone],
+            "emails": [data.email] if data.email.strip() and not contact else [],
+            "contacts": [contact] if contact else [],
+        }
+        duplicates_of = {**record, "phones": [data.phone], "emails": [data.email]}
+        if not force:
+            candidates = await self.check_duplicates(duplicates_of)
+            if candidates:
+                raise DuplicatesFound([c.as_dict() for c in candidates])
+        return await self.create_company(record, user=user, force=True)
 
     async def _link_past_calls(
         self, session: AsyncSession, e164: str, company_id: int, contact_id: int | None
     ) -> int:
         result = await session.execute(
             update(Call)
-            .where(Call.client_number == e164, Call.company_id.is_(None))
+            # Calls still in progress are linked by the call service when they end.
+            .where(
+                Call.client_number == e164,
+                Call.company_id.is_(None),
+                Call.status == CallStatus.ENDED,
+            )
             .values(company_id=company_id, contact_id=contact_id)
             .returning(
                 Call.id,
@@ -385,6 +360,89 @@ class ClientService:
             ],
         }
 
+    async def get_contact(self, contact_id: int, *, user: UserView) -> dict[str, Any]:
+        """A contact person (or a private client) with phones, e-mails, history."""
+        async with self._sessions() as session:
+            contact = await self._visible_contact(session, contact_id, user)
+            phones = (
+                await session.scalars(
+                    select(Phone)
+                    .where(Phone.contact_id == contact_id)
+                    .order_by(Phone.id)
+                )
+            ).all()
+            emails = (
+                await session.scalars(
+                    select(Email.address)
+                    .where(Email.contact_id == contact_id)
+                    .order_by(Email.id)
+                )
+            ).all()
+            company_name = (
+                await session.scalar(
+                    select(Company.name).where(Company.id == contact.company_id)
+                )
+                if contact.company_id
+                else None
+            )
+            interactions = (
+                await session.scalars(
+                    select(Interaction)
+                    .where(Interaction.contact_id == contact_id)
+                    .order_by(Interaction.occurred_at.desc())
+                    .limit(50)
+                )
+            ).all()
+            responsible = (
+                await session.scalar(
+                    select(User.full_name).where(User.id == contact.responsible_id)
+                )
+                if contact.responsible_id
+                else None
+            )
+        return {
+            "id": contact.id,
+            "name": contact.full_name,
+            "company_id": contact.company_id,
+            "company_name": company_name,
+            "last_name": contact.last_name,
+            "first_name": contact.first_name,
+            "middle_name": contact.middle_name,
+            "position": contact.position,
+            "email": contact.email,
+            "emails": list(emails),
+            "birthday": contact.birthday.isoformat() if contact.birthday else None,
+            "channels": contact.channels,
+            "notes": contact.notes,
+            "responsible_id": contact.responsible_id,
+            "responsible_name": responsible,
+            "phones": [_phone(p) for p in phones],
+            "interactions": [
+                {
+                    "id": i.id,
+                    "kind": i.kind.value,
+                    "occurred_at": i.occurred_at.isoformat(),
+                    "summary": i.summary,
+                    "call_id": str(i.call_id) if i.call_id else None,
+                }
+                for i in interactions
+            ],
+        }
+
+    async def visible_company_ids(
+        self, company_ids: Iterable[int], *, user: UserView
+    ) -> set[int]:
+        """Which of these companies the user may open (duplicate hints show others
+        by name only)."""
+        ids = list(company_ids)
+        if not ids:
+            return set()
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Company.id).where(Company.id.in_(ids), visible_companies(user))
+            )
+            return set(rows)
+
     async def list_companies(
         self, *, user: UserView, query: str = "", limit: int = 100
     ) -> list[dict[str, Any]]:
@@ -483,7 +541,12 @@ class ClientService:
                 ) from None
         if "responsible_id" in data:
             value = data.get("responsible_id")
-            clean["responsible_id"] = int(value) if value not in (None, "") else None
+            if value in (None, ""):
+                clean["responsible_id"] = None
+            elif str(value).isdigit() and len(str(value)) < 10:
+                clean["responsible_id"] = int(value)
+            else:
+                raise InvalidClientInput("responsible_id", "выберите сотрудника")
         return clean
 
     def _check_phones(self, raws: Iterable[Any]) -> list[tuple[str, str | None, str]]:
@@ -494,8 +557,11 @@ class ClientService:
                 continue
             try:
                 number = parse_phone(text, self._region)
-            except InvalidPhoneNumber as error:
-                raise InvalidClientInput("phones", f"{text}: {error.reason}") from None
+            except InvalidPhoneNumber:
+                # The parser's reasons are English; the form shows this to a manager.
+                raise InvalidClientInput(
+                    "phones", f"{text}: не номер телефона, пример: +7 (916) 123-45-67"
+                ) from None
             phones.append((number.e164, number.extension, text[:64]))
         return phones
 
@@ -581,8 +647,14 @@ class ClientService:
                 session.add(Email(company_id=company.id, address=address))
             for contact in data.get("contacts") or []:
                 await self._add_contact(session, company.id, contact, user, batch_id)
-            if phones:
-                await self._link_past_calls(session, phones[0][0], company.id, None)
+            await session.flush()
+            numbers = await session.execute(
+                select(Phone.e164, Phone.contact_id).where(
+                    Phone.company_id == company.id
+                )
+            )
+            for e164, contact_id in numbers.all():
+                await self._link_past_calls(session, e164, company.id, contact_id)
 
         logger.info("company created company_id=%s user_id=%s", company.id, user.id)
         return company.id

@@ -35,7 +35,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise web.HTTPBadRequest(reason="body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(reason="body must be a JSON object")
+        raise InvalidCallRequest("body", "нужен JSON-объект")
     return body
 
 
@@ -43,13 +43,13 @@ def _optional_int(value: Any, field: str) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise InvalidCallRequest(field, "must be a whole number")
+        raise InvalidCallRequest(field, "нужно целое число")
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise InvalidCallRequest(field, "must be a whole number") from None
+        raise InvalidCallRequest(field, "нужно целое число") from None
     if not 0 < number < 2**31:
-        raise InvalidCallRequest(field, "out of range")
+        raise InvalidCallRequest(field, "вне допустимого диапазона")
     return number
 
 
@@ -57,9 +57,9 @@ def _string(value: Any, field: str, *, required: bool = True, limit: int = 200) 
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidCallRequest(field, "required text")
+        raise InvalidCallRequest(field, "обязательное текстовое поле")
     if len(value) > limit:
-        raise InvalidCallRequest(field, "too long")
+        raise InvalidCallRequest(field, "слишком длинно")
     return value
 
 
@@ -85,9 +85,7 @@ def parse_moment(
             moment = dt.datetime.fromisoformat(value)
             return moment if moment.tzinfo else moment.replace(tzinfo=zone)
     except ValueError:
-        raise InvalidCallRequest(
-            field, "expected a date like 2026-12-04 or 04.12.2026"
-        ) from None
+        raise InvalidCallRequest(field, "дата вида 04.12.2026") from None
     if end:
         day += dt.timedelta(days=1)
     return dt.datetime.combine(day, dt.time(), tzinfo=zone)
@@ -102,7 +100,7 @@ def call_filters(query: Any, zone: dt.tzinfo) -> CallFilters:
             return kind(value)
         except ValueError:
             raise InvalidCallRequest(
-                name, f"one of {', '.join(m.value for m in kind)}"
+                name, f"одно из: {', '.join(m.value for m in kind)}"
             ) from None
 
     return CallFilters(

@@ -82,7 +82,17 @@ async def check_duplicates(request: web.Request) -> web.Response:
     candidates = await services.clients.check_duplicates(
         data, exclude_id=int(exclude) if isinstance(exclude, int) else None
     )
-    return web.json_response({"duplicates": [c.as_dict() for c in candidates]})
+    # Duplicate control searches the whole base; the user may open only some.
+    visible = await services.clients.visible_company_ids(
+        (c.company_id for c in candidates), user=current_user(request)
+    )
+    return web.json_response(
+        {
+            "duplicates": [
+                {**c.as_dict(), "visible": c.company_id in visible} for c in candidates
+            ]
+        }
+    )
 
 
 @roles()

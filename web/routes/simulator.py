@@ -51,10 +51,10 @@ async def simulator_inbound(request: web.Request) -> web.StreamResponse:
         raise InvalidCallRequest("caller", error.reason) from None
     extension = str(form.get("extension", "101"))
     if not extension.isdigit() or len(extension) > 10:
-        raise InvalidCallRequest("extension", "digits only")
+        raise InvalidCallRequest("extension", "только цифры")
     scenario = str(form.get("scenario", "answered"))
     if scenario not in SCENARIOS:
-        raise InvalidCallRequest("scenario", "unknown scenario")
+        raise InvalidCallRequest("scenario", "неизвестный сценарий")
     name = str(form.get("caller_name", ""))[:60].replace("\r", " ").replace("\n", " ")
 
     extensions = (

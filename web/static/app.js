@@ -37,8 +37,23 @@
   }
 
   function formatTime(iso) {
+    // 04.12.2026 17:05:09, in the office's zone, as the server-rendered pages write it.
     if (!iso) return "";
-    return new Date(iso).toLocaleString("ru-RU", { timeZone: zone });
+    const parts = {};
+    const format = new Intl.DateTimeFormat("ru-RU", {
+      timeZone: zone, day: "2-digit", month: "2-digit", year: "numeric",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+    });
+    for (const part of format.formatToParts(new Date(iso))) parts[part.type] = part.value;
+    return `${parts.day}.${parts.month}.${parts.year} ${parts.hour}:${parts.minute}:${parts.second}`;
+  }
+
+  function errorText(data, fallback) {
+    const error = (data && data.error) || {};
+    if (error.code === "invalid_input" && error.message) {
+      return error.message.includes(": ") ? error.message.split(": ").slice(1).join(": ") : error.message;
+    }
+    return S["err_" + error.code] || error.message || fallback;
   }
 
   // -- toasts -------------------------------------------------------------------
@@ -79,7 +94,7 @@
       if (response.ok) {
         toast(`${S.c2c_queued} ${formatPhone(data.number)}`, "info", "c2c-" + data.id);
       } else {
-        toast((data.error && data.error.message) || response.statusText, "error");
+        toast(errorText(data, response.statusText), "error");
       }
     } catch (error) {
       toast(String(error), "error");
@@ -97,7 +112,7 @@
     });
     const data = await response.json().catch(() => ({}));
     if (response.ok) toast(S.listen_requested, "info");
-    else toast((data.error && data.error.message) || response.statusText, "error");
+    else toast(errorText(data, response.statusText), "error");
     setTimeout(() => { button.disabled = false; }, 1500);
   }
 
