@@ -31,6 +31,8 @@ class CompanyStatus(enum.StrEnum):
 class Company(Timestamped, Base):
     __tablename__ = "companies"
     __table_args__ = (
+        # Equality (import matching, exact names) on a b-tree; similarity on trigrams.
+        Index("ix_companies_name_key", "name_key"),
         Index(
             "ix_companies_name_key_trgm",
             "name_key",
@@ -81,6 +83,7 @@ class Company(Timestamped, Base):
 class Contact(Timestamped, Base):
     __tablename__ = "contacts"
     __table_args__ = (
+        Index("ix_contacts_name_key", "name_key"),
         Index(
             "ix_contacts_name_key_trgm",
             "name_key",
