@@ -174,7 +174,8 @@ async def run(
 def report(label: str, result: dict[str, Any], *, show_found: bool = True) -> None:
     print(f"\n{label}")
     print(
-        f"{'text typed':<28} {'n':>5} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}  partial  found"
+        f"{'text typed':<28} {'n':>5} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
+        f"{'max ms':>8}  partial  found"
     )
     for kind in sorted(result["times"], key=_order):
         values = [t * 1000 for t in result["times"][kind]]

@@ -4,8 +4,9 @@ Companies pair up on equal keys (INN, a normalized phone, an e-mail) through
 self-joins on indexed columns, and on similar names: ``name_key`` equal or one typo
 apart (found by grouping one-letter-deleted variants of each key, see
 ``_typo_neighbours``), then scored by pg_trgm ``similarity``. Nothing compares rows
-pairwise in Python, and nothing probes an index once per company. Contact persons pair up only inside one company
-(same phone, same e-mail, similar name): the company join keeps that scan linear.
+pairwise in Python, and nothing probes an index once per company. Contact persons
+pair up only inside one company (same phone, same e-mail, similar name): the company
+join keeps that scan linear.
 
 A pair carries its reasons and a score in (0, 1]: each reason has a weight and the
 score is ``1 - prod(1 - weight)``, so two weak reasons rank above one. Values shared

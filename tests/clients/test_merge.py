@@ -75,7 +75,12 @@ async def test_merge_moves_everything_and_undo_restores_it_exactly(
     clients = ClientService(sessions)
     before = await snapshot(sessions)
 
-    preview = await service.preview("company", survivor, merged, user=manager)  # type: ignore[arg-type]
+    preview = await service.preview(
+        "company",
+        survivor,
+        merged,
+        user=manager,  # type: ignore[arg-type]
+    )
     fields = {f["field"]: f for f in preview["fields"]}
     assert fields["region"]["differs"] and fields["region"]["suggested"] == "survivor"
     assert fields["industry"]["suggested"] == "merged"  # the survivor has none
@@ -113,7 +118,8 @@ async def test_merge_moves_everything_and_undo_restores_it_exactly(
         calls = await session.scalar(
             select(func.count()).select_from(Call).where(Call.company_id == survivor)
         )
-        shared = await session.get(ClientShare, (survivor, users["manager2"].id))  # type: ignore[index]
+        manager2_id = users["manager2"].id  # type: ignore[index]
+        shared = await session.get(ClientShare, (survivor, manager2_id))
         log = (
             await session.scalars(
                 select(ChangeRecord.field).where(
@@ -146,7 +152,13 @@ async def test_undo_is_refused_once_the_survivor_was_merged_again(
     first = await service.merge(
         "company", world["survivor"], world["merged"], {}, user=manager
     )  # type: ignore[arg-type]
-    await service.merge("company", third, world["survivor"], {}, user=manager)  # type: ignore[arg-type]
+    await service.merge(
+        "company",
+        third,
+        world["survivor"],
+        {},
+        user=manager,  # type: ignore[arg-type]
+    )
 
     with pytest.raises(UndoRefused) as refused:
         await service.undo(first.merge_id, user=manager)

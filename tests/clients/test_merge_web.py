@@ -22,7 +22,9 @@ async def _companies(client: TestClient) -> dict[str, int]:  # noqa: F811
     }
 
 
-async def test_api_checks_roles_csrf_and_merges_and_undoes(client: TestClient) -> None:  # noqa: F811
+async def test_api_checks_roles_csrf_and_merges_and_undoes(
+    client: TestClient,  # noqa: F811
+) -> None:
     ids = await _companies(client)
     assert (await client.get("/api/duplicates")).status == 401
 

@@ -398,7 +398,9 @@ _PAGE = {
 PATHS: dict[str, Any] = {
     "/api/search": {
         "get": {
-            "summary": "Search as you type: names (typos tolerated), INN, phone, e-mail, equipment",
+            "summary": (
+                "Search as you type: names (typos tolerated), INN, phone, e-mail, equipment"
+            ),
             "parameters": [
                 query(
                     "q", {"type": "string"}, "Anything: «ромашка», 7707083893, 8 916 …"
