@@ -386,3 +386,53 @@ async def test_supervisor_listens_in_to_a_live_call(pipeline: Pipeline) -> None:
     assert rows[listening["id"]].outcome.value == "answered"
     assert rows[listening["id"]].linkedid != rows[placed["id"]].linkedid
     assert rows[placed["id"]].outcome.value == "answered"
+
+
+async def test_client_created_during_the_call_gets_the_call_when_it_ends(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.simulator.speed = 4.0
+    await pipeline.simulator.start_inbound(
+        caller="79035550022",
+        did="74950000000",
+        extensions=("101",),
+        scenario="answered",
+    )
+    await wait_until(lambda: _status_is(pipeline, "active"))
+
+    company_id = await add_client(pipeline, "ООО «Новый»", "+7 903 555-00-22")
+    await pipeline.settle()
+    await asyncio.wait_for(pipeline.calls.writer.wait_idle(), 10)
+
+    (call,) = await pipeline.call_rows()
+    assert call.company_id == company_id
+    assert call.outcome.value == "answered"
+    async with pipeline.sessions() as session:
+        summaries = (
+            await session.scalars(
+                select(Interaction.summary).where(Interaction.company_id == company_id)
+            )
+        ).all()
+    assert len(summaries) == 1
+    assert summaries[0].startswith(
+        "Входящий звонок, 0:"
+    )  # answered, with its talk time
+
+
+async def test_listening_in_is_not_a_contact_with_the_client(
+    pipeline: Pipeline,
+) -> None:
+    company_id = await add_client(pipeline, "ООО «Ромашка»", "8 (916) 123-45-68")
+    placed = await pipeline.calls.click_to_call(pipeline.users["anna"], "79161234568")
+    await wait_until(lambda: _status_is(pipeline, "active"))
+
+    await pipeline.calls.listen(pipeline.users["olga"], uuid.UUID(placed["id"]))
+    await pipeline.settle()
+
+    async with pipeline.sessions() as session:
+        history = (
+            await session.scalars(
+                select(Interaction.call_id).where(Interaction.company_id == company_id)
+            )
+        ).all()
+    assert [str(call_id) for call_id in history] == [placed["id"]]
