@@ -56,7 +56,11 @@ from callcenter.clients.models import (
     Merge,
     Phone,
 )
-from callcenter.clients.service import COMPANY_TEXT_FIELDS, CONTACT_TEXT_FIELDS
+from callcenter.clients.service import (
+    COMPANY_FIELDS,
+    COMPANY_TEXT_FIELDS,
+    CONTACT_TEXT_FIELDS,
+)
 from callcenter.clients.validation import (
     FIELD_LABELS,
     FieldProblem,
@@ -78,23 +82,6 @@ SNAPSHOT_VERSION = 1
 MAX_CHAIN = 20
 ENTITIES = ("company", "contact")
 
-COMPANY_FIELDS = (
-    "name",
-    "legal_name",
-    "legal_form",
-    "inn",
-    "kpp",
-    "ogrn",
-    "address",
-    "region",
-    "industry",
-    "size",
-    "source",
-    "segment",
-    "status",
-    "responsible_id",
-    "notes",
-)
 CONTACT_FIELDS = (
     "last_name",
     "first_name",

@@ -713,38 +713,19 @@ class ClientService:
         user: UserView,
     ) -> None:
         phones = self._check_phones(raws)
-        owner = (
-            Phone.contact_id == contact_id
-            if contact_id
-            else Phone.company_id == company_id
-        )
-        if contact_id is None:
-            owner = owner & Phone.contact_id.is_(None)
-        old = (await session.scalars(select(Phone).where(owner))).all()
-        entity, entity_id = (
-            ("contact", contact_id) if contact_id else ("company", company_id)
-        )
-        record_changes(
-            session,
-            entity=entity,
-            entity_id=int(entity_id or 0),
-            before={"phones": ", ".join(p.e164 for p in old)},
-            after={"phones": ", ".join(p[0] for p in phones)},
-            user_id=user.id,
-            action="update",
-        )
-        for phone in old:
-            await session.delete(phone)
-        for e164, extension, raw in phones:
-            session.add(
-                Phone(
-                    company_id=company_id,
-                    contact_id=contact_id,
-                    e164=e164,
-                    extension=extension,
-                    raw=raw,
-                )
+        new_rows = [
+            Phone(
+                company_id=company_id,
+                contact_id=contact_id,
+                e164=e164,
+                extension=extension,
+                raw=raw,
             )
+            for e164, extension, raw in phones
+        ]
+        await self._replace_owned(
+            session, Phone, "phones", "e164", company_id, contact_id, new_rows, user
+        )
 
     async def _replace_emails(
         self,
@@ -754,15 +735,31 @@ class ClientService:
         raws: Iterable[Any],
         user: UserView,
     ) -> None:
-        emails = self._check_emails(raws)
-        owner = (
-            Email.contact_id == contact_id
-            if contact_id
-            else Email.company_id == company_id
+        new_rows = [
+            Email(company_id=company_id, contact_id=contact_id, address=address)
+            for address in self._check_emails(raws)
+        ]
+        await self._replace_owned(
+            session, Email, "emails", "address", company_id, contact_id, new_rows, user
         )
-        if contact_id is None:
-            owner = owner & Email.contact_id.is_(None)
-        old = (await session.scalars(select(Email).where(owner))).all()
+
+    async def _replace_owned(
+        self,
+        session: AsyncSession,
+        model: type[Phone] | type[Email],
+        field: str,
+        value: str,
+        company_id: int | None,
+        contact_id: int | None,
+        new_rows: list[Any],
+        user: UserView,
+    ) -> None:
+        """Swap the phones or e-mails of a company (its own) or of a contact, logged."""
+        if contact_id:
+            owner = model.contact_id == contact_id
+        else:
+            owner = (model.company_id == company_id) & model.contact_id.is_(None)
+        old = (await session.scalars(select(model).where(owner))).all()
         entity, entity_id = (
             ("contact", contact_id) if contact_id else ("company", company_id)
         )
@@ -770,17 +767,14 @@ class ClientService:
             session,
             entity=entity,
             entity_id=int(entity_id or 0),
-            before={"emails": ", ".join(e.address for e in old)},
-            after={"emails": ", ".join(emails)},
+            before={field: ", ".join(getattr(row, value) for row in old)},
+            after={field: ", ".join(getattr(row, value) for row in new_rows)},
             user_id=user.id,
             action="update",
         )
-        for email in old:
-            await session.delete(email)
-        for address in emails:
-            session.add(
-                Email(company_id=company_id, contact_id=contact_id, address=address)
-            )
+        for row in old:
+            await session.delete(row)
+        session.add_all(new_rows)
 
     def _check_contact(
         self, data: Mapping[str, Any], *, partial: bool
@@ -1233,7 +1227,7 @@ CONTACT_TEXT_FIELDS = {
     "position": 200,
     "notes": 10000,
 }
-_COMPANY_LOGGED = (
+COMPANY_FIELDS = (
     "name",
     "legal_name",
     "legal_form",
@@ -1264,7 +1258,7 @@ _CONTACT_LOGGED = (
 
 
 def _company_fields(company: Company) -> dict[str, Any]:
-    return {field: getattr(company, field) for field in _COMPANY_LOGGED}
+    return {field: getattr(company, field) for field in COMPANY_FIELDS}
 
 
 def _contact_fields(contact: Contact) -> dict[str, Any]:
