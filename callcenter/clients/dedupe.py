@@ -414,9 +414,13 @@ def _contact_pairs(user: UserView | None) -> Any:
         .where(a.c.name_key != "", similarity >= NAME_SIMILARITY)
     )
 
+    # Colleagues share the switchboard number, each with an extension of their own:
+    # the number and extension together are what says "the same person".
     phones = (
         select(
-            Phone.e164.label("key"),
+            func.concat(Phone.e164, ";", func.coalesce(Phone.extension, "")).label(
+                "key"
+            ),
             people.c.company_id,
             people.c.id.label("owner"),
         )
@@ -444,20 +448,35 @@ def _contact_pairs(user: UserView | None) -> Any:
     )
 
     def same_key(owned: Any, reason: str) -> Select[Any]:
+        # A value shared by more than MAX_GROUP people of one company (a general
+        # mailbox) is skipped, as in the company scan.
+        rare = (
+            select(owned.c.company_id, owned.c.key)
+            .group_by(owned.c.company_id, owned.c.key)
+            .having(func.count().between(2, MAX_GROUP))
+            .subquery(f"rare_{reason}")
+        )
         x, y = owned.alias(f"{reason}_x"), owned.alias(f"{reason}_y")
-        return select(
-            x.c.owner.label("a_id"),
-            y.c.owner.label("b_id"),
-            literal(reason).label("reason"),
-            cast(literal(1.0), Float).label("similarity"),
-        ).join_from(
-            x,
-            y,
-            and_(
-                y.c.company_id == x.c.company_id,
-                y.c.key == x.c.key,
-                y.c.owner > x.c.owner,
-            ),
+        return (
+            select(
+                x.c.owner.label("a_id"),
+                y.c.owner.label("b_id"),
+                literal(reason).label("reason"),
+                cast(literal(1.0), Float).label("similarity"),
+            )
+            .join_from(
+                x,
+                rare,
+                and_(rare.c.company_id == x.c.company_id, rare.c.key == x.c.key),
+            )
+            .join(
+                y,
+                and_(
+                    y.c.company_id == x.c.company_id,
+                    y.c.key == x.c.key,
+                    y.c.owner > x.c.owner,
+                ),
+            )
         )
 
     reasons = union_all(

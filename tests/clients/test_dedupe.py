@@ -130,3 +130,24 @@ async def test_contact_duplicates_within_a_company(sessions: SessionFactory) -> 
         ("Иванов Пётр", "Смирнов Игорь"): ["phone"],
     }
     assert {p.company_id for p in page.pairs} == {company}
+
+
+async def test_switchboard_colleagues_pair_only_on_the_same_extension(
+    sessions: SessionFactory,
+) -> None:
+    users = await make_users(sessions, ["manager"])
+    clients = ClientService(sessions)
+    board = "+7 (495) 123-45-67"
+    people = [
+        {"last_name": "Орлов", "first_name": "Антон", "phones": [f"{board} доб. 101"]},
+        {"last_name": "Белова", "first_name": "Юлия", "phones": [f"{board} доб. 102"]},
+        {"last_name": "Титов", "first_name": "Глеб", "phones": [f"{board} доб. 101"]},
+        {"last_name": "Жукова", "first_name": "Вера", "phones": [f"{board} доб. 103"]},
+    ]
+    await make_company(clients, users["manager"], "Коммутатор", contacts=people)
+
+    async with sessions() as session:
+        page = await scan_contact_duplicates(session)
+
+    found = {(p.first_name, p.second_name): p.reasons for p in page.pairs}
+    assert found == {("Орлов Антон", "Титов Глеб"): ["phone"]}
