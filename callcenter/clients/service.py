@@ -11,11 +11,12 @@ import datetime as dt
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.calls.models import Call, CallStatus
@@ -55,6 +56,9 @@ from callcenter.users.models import User
 from callcenter.users.service import UserView
 
 logger = logging.getLogger(__name__)
+
+# Checked phones (E.164, extension, as typed) and e-mails of one record.
+CheckedChannels = tuple[list[tuple[str, str | None, str]], list[str]]
 
 CARD_INTERACTIONS = 5
 
@@ -208,19 +212,33 @@ class ClientService:
         return await self.create_company(record, user=user, force=True)
 
     async def _link_past_calls(
-        self, session: AsyncSession, e164: str, company_id: int, contact_id: int | None
+        self, session: AsyncSession, company_ids: Iterable[int]
     ) -> int:
+        """Attach ended calls from the numbers of new companies to them.
+
+        A number held by several of them goes to the first one stored (its own
+        number before its contacts'). Calls still in progress are linked by the
+        call service when they end.
+        """
+        owners = (
+            select(Phone.e164, Phone.company_id, Phone.contact_id)
+            .where(Phone.company_id.in_(list(company_ids)))
+            .ext(distinct_on(Phone.e164))
+            .order_by(Phone.e164, Phone.id)
+            .subquery("owners")
+        )
         result = await session.execute(
             update(Call)
-            # Calls still in progress are linked by the call service when they end.
             .where(
-                Call.client_number == e164,
+                Call.client_number == owners.c.e164,
                 Call.company_id.is_(None),
                 Call.status == CallStatus.ENDED,
             )
-            .values(company_id=company_id, contact_id=contact_id)
+            .values(company_id=owners.c.company_id, contact_id=owners.c.contact_id)
             .returning(
                 Call.id,
+                Call.company_id,
+                Call.contact_id,
                 Call.started_at,
                 Call.direction,
                 Call.talk_seconds,
@@ -228,18 +246,18 @@ class ClientService:
             )
         )
         calls = result.all()
-        for call_id, started_at, direction, talk, manager_id in calls:
-            session.add(
-                Interaction(
-                    kind="call",
-                    company_id=company_id,
-                    contact_id=contact_id,
-                    user_id=manager_id,
-                    call_id=call_id,
-                    occurred_at=started_at,
-                    summary=call_summary(direction.value, talk),
-                )
+        session.add_all(
+            Interaction(
+                kind="call",
+                company_id=company_id,
+                contact_id=contact_id,
+                user_id=manager_id,
+                call_id=call_id,
+                occurred_at=started_at,
+                summary=call_summary(direction.value, talk),
             )
+            for call_id, company_id, contact_id, started_at, direction, talk, manager_id in calls
+        )
         return len(calls)
 
     async def get_company(self, company_id: int, *, user: UserView) -> dict[str, Any]:
@@ -614,20 +632,59 @@ class ClientService:
     ) -> int:
         """Create a company with phones, e-mails and contacts; refuses likely duplicates
         unless ``force`` (then they are created anyway, on purpose)."""
-        clean = self._check_company(data, partial=False)
-        phones = self._check_phones(data.get("phones") or [])
-        emails = self._check_emails(data.get("emails") or [])
-        clean.setdefault("responsible_id", user.id)
+        # Bad input is reported before likely duplicates (add_companies checks again).
+        self._check_company(data, partial=False)
+        self._check_phones(data.get("phones") or [])
+        self._check_emails(data.get("emails") or [])
 
         async with transaction(self._sessions) as session:
             if not force:
                 candidates = await self.check_duplicates(data, session=session)
                 if candidates:
                     raise DuplicatesFound([c.as_dict() for c in candidates])
+            (company_id,) = await self.add_companies(
+                session, [data], user=user, batch_id=batch_id
+            )
 
-            company = Company(**clean)
-            session.add(company)
-            await session.flush()
+        logger.info("company created company_id=%s user_id=%s", company_id, user.id)
+        return company_id
+
+    async def add_companies(
+        self,
+        session: AsyncSession,
+        drafts: Sequence[Mapping[str, Any]],
+        *,
+        user: UserView,
+        batch_id: uuid.UUID | None = None,
+    ) -> list[int]:
+        """Write new companies with their phones, e-mails and contacts in the
+        session's transaction; returns their ids in the order of ``drafts``.
+
+        Everything is checked before anything is written, and each table gets its
+        rows in one flush, so an import of thousands of companies costs a few
+        statements per batch rather than several per company. No duplicate check.
+        """
+        checked = [
+            (
+                self._check_company(data, partial=False),
+                self._check_phones(data.get("phones") or []),
+                self._check_emails(data.get("emails") or []),
+                [self._checked_contact(c) for c in data.get("contacts") or []],
+            )
+            for data in drafts
+        ]
+
+        companies = []
+        for clean, *_ in checked:
+            clean.setdefault("responsible_id", user.id)
+            companies.append(Company(**clean))
+        session.add_all(companies)
+        await session.flush()
+
+        people: list[tuple[Contact, CheckedChannels]] = []
+        for company, (_, phones, emails, contacts) in zip(
+            companies, checked, strict=True
+        ):
             record_changes(
                 session,
                 entity="company",
@@ -637,27 +694,15 @@ class ClientService:
                 user_id=user.id,
                 batch_id=batch_id,
             )
-            for e164, extension, raw in phones:
-                session.add(
-                    Phone(
-                        company_id=company.id, e164=e164, extension=extension, raw=raw
-                    )
-                )
-            for address in emails:
-                session.add(Email(company_id=company.id, address=address))
-            for contact in data.get("contacts") or []:
-                await self._add_contact(session, company.id, contact, user, batch_id)
-            await session.flush()
-            numbers = await session.execute(
-                select(Phone.e164, Phone.contact_id).where(
-                    Phone.company_id == company.id
-                )
-            )
-            for e164, contact_id in numbers.all():
-                await self._link_past_calls(session, e164, company.id, contact_id)
+            _add_channels(session, company.id, None, (phones, emails))
+            for contact, channels in contacts:
+                contact.company_id = company.id
+                people.append((contact, channels))
+        await self._store_contacts(session, people, user, batch_id)
 
-        logger.info("company created company_id=%s user_id=%s", company.id, user.id)
-        return company.id
+        ids = [company.id for company in companies]
+        await self._link_past_calls(session, ids)
+        return ids
 
     async def update_company(
         self,
@@ -833,41 +878,48 @@ class ClientService:
         user: UserView,
         batch_id: uuid.UUID | None = None,
     ) -> int:
-        clean = self._check_contact(data, partial=False)
+        contact, channels = self._checked_contact(data)
+        contact.company_id = company_id
+        await self._store_contacts(session, [(contact, channels)], user, batch_id)
+        return contact.id
+
+    def _checked_contact(
+        self, data: Mapping[str, Any]
+    ) -> tuple[Contact, CheckedChannels]:
+        contact = Contact(**self._check_contact(data, partial=False))
         phones = self._check_phones(data.get("phones") or [])
         emails = self._check_emails(data.get("emails") or [])
-        contact = Contact(company_id=company_id, **clean)
-        if company_id is None:
-            contact.responsible_id = user.id
         if emails and not contact.email:
             contact.email = emails[0]
-        session.add(contact)
+        return contact, (phones, emails)
+
+    async def _store_contacts(
+        self,
+        session: AsyncSession,
+        people: Sequence[tuple[Contact, CheckedChannels]],
+        user: UserView,
+        batch_id: uuid.UUID | None,
+    ) -> None:
+        """Insert checked contacts (``company_id`` set, None for private clients)
+        in one flush, then their change rows, phones and e-mails."""
+        for contact, _ in people:
+            if contact.company_id is None:
+                contact.responsible_id = user.id
+        session.add_all(contact for contact, _ in people)
         await session.flush()
-        record_changes(
-            session,
-            entity="contact",
-            entity_id=contact.id,
-            before=None,
-            after=_contact_fields(contact),
-            user_id=user.id,
-            batch_id=batch_id,
-        )
-        for e164, extension, raw in phones:
-            session.add(
-                Phone(
-                    company_id=company_id,
-                    contact_id=contact.id,
-                    e164=e164,
-                    extension=extension,
-                    raw=raw,
-                    kind=PhoneKind.WORK,
-                )
+
+        for contact, channels in people:
+            record_changes(
+                session,
+                entity="contact",
+                entity_id=contact.id,
+                before=None,
+                after=_contact_fields(contact),
+                user_id=user.id,
+                batch_id=batch_id,
             )
-        for address in emails:
-            session.add(
-                Email(company_id=company_id, contact_id=contact.id, address=address)
-            )
-        return contact.id
+            _add_channels(session, contact.company_id, contact.id, channels)
+        await session.flush()
 
     async def add_contact(
         self, company_id: int | None, data: Mapping[str, Any], *, user: UserView
@@ -1255,6 +1307,30 @@ _CONTACT_LOGGED = (
     "notes",
     "responsible_id",
 )
+
+
+def _add_channels(
+    session: AsyncSession,
+    company_id: int | None,
+    contact_id: int | None,
+    channels: CheckedChannels,
+) -> None:
+    phones, emails = channels
+    session.add_all(
+        Phone(
+            company_id=company_id,
+            contact_id=contact_id,
+            e164=e164,
+            extension=extension,
+            raw=raw,
+            kind=PhoneKind.WORK,
+        )
+        for e164, extension, raw in phones
+    )
+    session.add_all(
+        Email(company_id=company_id, contact_id=contact_id, address=address)
+        for address in emails
+    )
 
 
 def _company_fields(company: Company) -> dict[str, Any]:
