@@ -12,8 +12,11 @@ differs from the file's is not the same company. Then:
   overwritten: a value already in the card wins over the file;
 * a match the user may not see (another manager's client): skipped as a duplicate.
 
-Every group runs in its own transaction, so a group that fails is reported and the
-others still go in. Everything written carries the run's id as the change log's
+Groups are matched and written in chunks of ``CHUNK_GROUPS``: one transaction and a
+few set-based statements per chunk instead of several per row. A chunk stops before a
+group that touches a company (or key) already planned in it, so every group sees the
+writes of those before it, as if they ran one by one. If a chunk fails, its groups run
+one at a time: the failing group is reported and the others still go in. Everything written carries the run's id as the change log's
 ``batch_id``. A dry run does the same matching and writes nothing but the report.
 """
 
@@ -92,6 +95,8 @@ _MATCH_WORDS = {
     "email": "совпадает эл. почта",
     "name": "совпадает название",
 }
+# Groups (companies) planned and written in one transaction.
+CHUNK_GROUPS = 200
 # How often a running import writes its progress (the panel polls it).
 PROGRESS_INTERVAL = 0.5
 DEFAULT_SOURCE = "Импорт"
@@ -283,9 +288,13 @@ class ImportService:
         last_saved = time.monotonic()
 
         try:
-            for group in groups:
-                report.extend(await self._run_group(group, user, run_id, dry_run))
-                processed += len(group.rows)
+            start = 0
+            while start < len(groups):
+                chunk = groups[start : start + CHUNK_GROUPS]
+                entries, done = await self._run_chunk(chunk, user, run_id, dry_run)
+                report.extend(entries)
+                processed += sum(len(group.rows) for group in chunk[:done])
+                start += done
                 if progress is not None:
                     progress(processed, total)
                 if time.monotonic() - last_saved >= PROGRESS_INTERVAL:
@@ -342,132 +351,169 @@ class ImportService:
     async def fail_run(self, run_id: uuid.UUID, reason: str) -> None:
         await self._finish(run_id, 0, [], "failed", reason[:1000])
 
-    # -- one group ------------------------------------------------------------------
+    # -- a chunk of groups -----------------------------------------------------------
 
-    async def _run_group(
-        self, group: Group, user: UserView, run_id: uuid.UUID, dry_run: bool
-    ) -> list[dict[str, Any]]:
+    async def _run_chunk(
+        self, chunk: list[Group], user: UserView, run_id: uuid.UUID, dry_run: bool
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Plan and write the first groups of ``chunk`` in one transaction.
+
+        Returns their report entries and how many groups that was: planning stops
+        before a group that touches a company already planned in this chunk, so
+        that group sees the chunk's writes. If the chunk fails, its groups are run
+        one by one and only the failing one is rejected.
+        """
         try:
             async with transaction(self._sessions) as session:
-                plan = await self._plan(session, group, user, lock=not dry_run)
-                if not dry_run and not plan.hidden:
-                    await self._apply(session, group, plan, user, run_id)
-            if not dry_run and plan.company_id is None and not group.is_private:
-                plan.company_id = await self._clients.create_company(
-                    _company_data(group, plan),
-                    user=user,
-                    force=True,  # matching was done above, and more strictly
-                    batch_id=run_id,
+                plans = await self._plan_chunk(session, chunk, user, lock=not dry_run)
+                planned = chunk[: len(plans)]
+                if not dry_run:
+                    await self._apply_chunk(session, planned, plans, user, run_id)
+        except (ClientError, SQLAlchemyError) as error:
+            if len(chunk) > 1:
+                logger.info(
+                    "import chunk failed, retrying group by group run_id=%s groups=%s",
+                    run_id,
+                    len(chunk),
                 )
-        except ClientError as error:
+                entries = []
+                for group in chunk:
+                    entries += (await self._run_chunk([group], user, run_id, dry_run))[
+                        0
+                    ]
+                return entries, len(chunk)
+            return self._rejected_group(chunk[0], error, run_id), 1
+
+        entries = []
+        for plan in plans:
+            # A hidden company is named in the report (so the user can ask its
+            # manager) but not linked: its card would answer "not found" anyway.
+            for entry in plan.report:
+                entry["company_id"] = None if plan.hidden else plan.company_id
+            entries += plan.report
+        return entries, len(plans)
+
+    def _rejected_group(
+        self, group: Group, error: Exception, run_id: uuid.UUID
+    ) -> list[dict[str, Any]]:
+        if isinstance(error, ClientError):
             reason = getattr(error, "reason", str(error))
-            return [_entry(r.line, "rejected", reason, r) for r in group.rows]
-        except SQLAlchemyError:
-            logger.exception(
-                "import group failed run_id=%s group=%s", run_id, group.key
+        else:
+            logger.error(
+                "import group failed run_id=%s group=%s",
+                run_id,
+                group.key,
+                exc_info=error,
             )
             reason = "ошибка базы данных при записи (подробности в журнале сервера)"
-            return [_entry(r.line, "rejected", reason, r) for r in group.rows]
+        return [_entry(r.line, "rejected", reason, r) for r in group.rows]
 
-        # A hidden company is named in the report (so the user can ask its
-        # manager) but not linked: its card would answer "not found" anyway.
-        for entry in plan.report:
-            entry["company_id"] = None if plan.hidden else plan.company_id
-        return plan.report
+    async def _plan_chunk(
+        self, session: AsyncSession, chunk: list[Group], user: UserView, *, lock: bool
+    ) -> list[Plan]:
+        """Match the chunk's groups against the base with a few set-based queries,
+        then plan each one; returns the plans of the groups that may share a
+        transaction (at least the first)."""
+        known = await _Known.load(session, [g for g in chunk if not g.is_private])
+        claimed: set[str] = set()
+        plans: list[Plan] = []
+        matched: dict[int, Company] = {}
+        for group in chunk:
+            if group.is_private:
+                plan = await self._plan_person(session, group, user)
+                change = next(iter(plan.people.values()), None)
+                touched = change.contact_id if change else None
+                keys = _claims("p", group, f"person:{touched}" if touched else "")
+            else:
+                company, matched_by = known.match(group)
+                plan = Plan(company_name=group.name, matched_by=matched_by)
+                if company is None:
+                    _plan_new_company(group, plan)
+                else:
+                    plan.company_id, plan.company_name = company.id, company.name
+                    matched[company.id] = company
+                keys = _claims("c", group, f"id:{company.id}" if company else "")
+            if plans and keys & claimed:
+                break
+            claimed |= keys
+            plans.append(plan)
 
-    async def _plan(
-        self, session: AsyncSession, group: Group, user: UserView, *, lock: bool
-    ) -> Plan:
-        if group.is_private:
-            return await self._plan_person(session, group, user)
+        # Only company groups have an id at this point: a matched company.
+        existing = [
+            (group, plan)
+            for group, plan in zip(chunk, plans, strict=False)
+            if plan.company_id is not None
+        ]
+        if not existing:
+            return plans
 
-        company, matched_by = await self._match_company(session, group)
-        plan = Plan(company_name=group.name, matched_by=matched_by)
-        if company is None:
-            _plan_new_company(group, plan)
-            return plan
-
-        plan.company_id = company.id
-        plan.company_name = company.name
-        visible = await session.scalar(
-            select(Company.id).where(Company.id == company.id, visible_companies(user))
+        visible = set(
+            await session.scalars(
+                select(Company.id).where(
+                    Company.id.in_([plan.company_id for _, plan in existing]),
+                    visible_companies(user),
+                )
+            )
         )
-        if visible is None:
-            plan.hidden = True
-            reason = (
-                f"уже есть в базе ({_MATCH_WORDS[matched_by]}): «{company.name}», "
-                "ответственный — другой менеджер"
-            )
-            plan.report = [_entry(r.line, "duplicate", reason, r) for r in group.rows]
-            return plan
+        for group, plan in existing:
+            if plan.company_id not in visible:
+                plan.hidden = True
+                reason = (
+                    f"уже есть в базе ({_MATCH_WORDS[plan.matched_by]}): "
+                    f"«{plan.company_name}», ответственный — другой менеджер"
+                )
+                plan.report = [
+                    _entry(r.line, "duplicate", reason, r) for r in group.rows
+                ]
 
+        editable = [(group, plan) for group, plan in existing if not plan.hidden]
+        if not editable:
+            return plans
+        ids = sorted({plan.company_id for _, plan in editable if plan.company_id})
         if lock:
-            await session.execute(
-                select(Company.id).where(Company.id == company.id).with_for_update()
-            )
-            await session.refresh(company)
-        await _plan_existing_company(session, group, company, plan)
-        return plan
-
-    async def _match_company(
-        self, session: AsyncSession, group: Group
-    ) -> tuple[Company | None, str]:
-        inn = group.first("inn")
-        alive = Company.merged_into_id.is_(None)
-
-        def same_company(company: Company | None) -> bool:
-            return company is not None and not (
-                inn and company.inn and company.inn != inn
-            )
-
-        if inn:
-            company = await session.scalar(
-                select(Company).where(alive, Company.inn == inn).order_by(Company.id)
-            )
-            if company is not None:
-                return company, "inn"
-
-        phones = group.phones()
-        if phones:
-            owner = func.coalesce(Phone.company_id, Contact.company_id)
-            found = await session.scalars(
+            # In id order, so two imports of overlapping files cannot deadlock.
+            locked = await session.scalars(
                 select(Company)
-                .select_from(Phone)
-                .outerjoin(Contact, Contact.id == Phone.contact_id)
-                .join(Company, owner == Company.id)
-                .where(alive, Phone.e164.in_(phones))
+                .where(Company.id.in_(ids))
                 .order_by(Company.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
             )
-            company = next((c for c in found if same_company(c)), None)
-            if company is not None:
-                return company, "phone"
+            matched.update((c.id, c) for c in locked)
+        details = await _Details.load(session, ids)
+        for group, plan in editable:
+            assert plan.company_id is not None
+            _plan_existing_company(group, matched[plan.company_id], plan, details)
+        return plans
 
-        emails = group.emails()
-        if emails:
-            owner = func.coalesce(Email.company_id, Contact.company_id)
-            found = await session.scalars(
-                select(Company)
-                .select_from(Email)
-                .outerjoin(Contact, Contact.id == Email.contact_id)
-                .join(Company, owner == Company.id)
-                .where(alive, Email.address.in_(emails))
-                .order_by(Company.id)
-            )
-            company = next((c for c in found if same_company(c)), None)
-            if company is not None:
-                return company, "email"
+    async def _apply_chunk(
+        self,
+        session: AsyncSession,
+        chunk: list[Group],
+        plans: list[Plan],
+        user: UserView,
+        run_id: uuid.UUID,
+    ) -> None:
+        new = []
+        for group, plan in zip(chunk, plans, strict=True):
+            if plan.hidden:
+                continue
+            if plan.company_id is None and not group.is_private:
+                new.append((group, plan))
+            else:
+                await self._apply(session, group, plan, user, run_id)
+        if not new:
+            return
 
-        key = name_key(group.name)
-        if key:
-            found = await session.scalars(
-                select(Company)
-                .where(alive, Company.name_key == key)
-                .order_by(Company.id)
-            )
-            company = next((c for c in found if same_company(c)), None)
-            if company is not None:
-                return company, "name"
-        return None, ""
+        # Matching was done above, more strictly than the form's duplicate check.
+        ids = await self._clients.add_companies(
+            session,
+            [_company_data(group, plan) for group, plan in new],
+            user=user,
+            batch_id=run_id,
+        )
+        for (_, plan), company_id in zip(new, ids, strict=True):
+            plan.company_id = company_id
 
     async def _plan_person(
         self, session: AsyncSession, group: Group, user: UserView
@@ -708,6 +754,127 @@ class ImportService:
 # -- planning helpers ---------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class _Known:
+    """Companies of the base that a chunk's groups could match, by each key."""
+
+    by_inn: dict[str, list[Company]] = field(default_factory=dict)
+    by_phone: dict[str, list[Company]] = field(default_factory=dict)
+    by_email: dict[str, list[Company]] = field(default_factory=dict)
+    by_name: dict[str, list[Company]] = field(default_factory=dict)
+
+    @classmethod
+    async def load(cls, session: AsyncSession, groups: list[Group]) -> _Known:
+        known = cls()
+        alive = Company.merged_into_id.is_(None)
+        inns = {g.first("inn") for g in groups} - {""}
+        phones = {p for g in groups for p in g.phones()}
+        emails = {e for g in groups for e in g.emails()}
+        names = {name_key(g.name) for g in groups} - {""}
+
+        if inns:
+            found = await session.scalars(
+                select(Company).where(alive, Company.inn.in_(inns)).order_by(Company.id)
+            )
+            for company in found:
+                known.by_inn.setdefault(company.inn or "", []).append(company)
+        # A phone or e-mail belongs to a company directly or through a contact.
+        for values, table, index in (
+            (phones, Phone, known.by_phone),
+            (emails, Email, known.by_email),
+        ):
+            if not values:
+                continue
+            column = Phone.e164 if table is Phone else Email.address
+            owner = func.coalesce(table.company_id, Contact.company_id)
+            rows = await session.execute(
+                select(column, Company)
+                .select_from(table)
+                .outerjoin(Contact, Contact.id == table.contact_id)
+                .join(Company, owner == Company.id)
+                .where(alive, column.in_(values))
+                .order_by(Company.id)
+            )
+            for value, company in rows:
+                index.setdefault(value, []).append(company)
+        if names:
+            found = await session.scalars(
+                select(Company)
+                .where(alive, Company.name_key.in_(names))
+                .order_by(Company.id)
+            )
+            for company in found:
+                known.by_name.setdefault(company.name_key, []).append(company)
+        return known
+
+    def match(self, group: Group) -> tuple[Company | None, str]:
+        """The company a group is, in order: same INN, phone, e-mail, name. A
+        candidate with another INN than the file's is another legal entity."""
+        inn = group.first("inn")
+        if inn and self.by_inn.get(inn):
+            return self.by_inn[inn][0], "inn"
+
+        key = name_key(group.name)
+        for reason, values, index in (
+            ("phone", group.phones(), self.by_phone),
+            ("email", group.emails(), self.by_email),
+            ("name", [key] if key else [], self.by_name),
+        ):
+            candidates = {c.id: c for v in values for c in index.get(v, ())}
+            for company_id in sorted(candidates):
+                company = candidates[company_id]
+                if not (inn and company.inn and company.inn != inn):
+                    return company, reason
+        return None, ""
+
+
+@dataclass(slots=True)
+class _Details:
+    """Numbers (as lines), e-mails and live contacts of matched companies."""
+
+    phones: dict[int, list[str]] = field(default_factory=dict)
+    emails: dict[int, list[str]] = field(default_factory=dict)
+    contacts: dict[int, list[Contact]] = field(default_factory=dict)
+
+    @classmethod
+    async def load(cls, session: AsyncSession, company_ids: list[int]) -> _Details:
+        details = cls()
+        for phone in await session.scalars(
+            select(Phone).where(Phone.company_id.in_(company_ids))
+        ):
+            details.phones.setdefault(phone.company_id or 0, []).append(_line_of(phone))
+        for company_id, address in await session.execute(
+            select(Email.company_id, Email.address).where(
+                Email.company_id.in_(company_ids)
+            )
+        ):
+            details.emails.setdefault(company_id, []).append(address)
+        for contact in await session.scalars(
+            select(Contact).where(
+                Contact.company_id.in_(company_ids),
+                Contact.merged_into_id.is_(None),
+                Contact.name_key != "",
+            )
+        ):
+            details.contacts.setdefault(contact.company_id or 0, []).append(contact)
+        return details
+
+
+def _claims(space: str, group: Group, record: str) -> set[str]:
+    """What a group could collide on with another group of the same chunk: the
+    record it changes and every key it matches or creates by."""
+    keys = {f"phone:{p}" for p in group.phones()}
+    keys |= {f"email:{e}" for e in group.emails()}
+    keys.add(group.key)
+    if record:
+        keys.add(record)
+    if not group.is_private:
+        keys.add(f"name:{name_key(group.name)}")
+        if group.first("inn"):
+            keys.add(f"inn:{group.first('inn')}")
+    return {f"{space}:{k}" for k in keys}
+
+
 def _merge_name_groups(groups: dict[str, Group]) -> list[Group]:
     """A row without INN joins the INN group of the same name when there is one."""
     by_name: dict[str, list[Group]] = {}
@@ -752,30 +919,12 @@ def _plan_new_company(group: Group, plan: Plan) -> None:
         plan.report.append(_row_entry(row, plan, created=created, notes=notes))
 
 
-async def _plan_existing_company(
-    session: AsyncSession, group: Group, company: Company, plan: Plan
+def _plan_existing_company(
+    group: Group, company: Company, plan: Plan, details: _Details
 ) -> None:
-    known_phones = {
-        _line_of(p)
-        for p in await session.scalars(
-            select(Phone).where(Phone.company_id == company.id)
-        )
-    }
-    known_emails = set(
-        (
-            await session.scalars(
-                select(Email.address).where(Email.company_id == company.id)
-            )
-        ).all()
-    )
-    contacts = (
-        await session.scalars(
-            select(Contact).where(
-                Contact.company_id == company.id, Contact.merged_into_id.is_(None)
-            )
-        )
-    ).all()
-    existing = {c.name_key: c for c in contacts if c.name_key}
+    known_phones = set(details.phones.get(company.id, ()))
+    known_emails = set(details.emails.get(company.id, ()))
+    existing = {c.name_key: c for c in details.contacts.get(company.id, ())}
 
     for row in group.rows:
         fills = {
