@@ -39,6 +39,12 @@ class Company(Timestamped, Base):
             postgresql_using="gin",
             postgresql_ops={"name_key": "gin_trgm_ops"},
         ),
+        # Words of the name, for "starts with" while typing (search).
+        Index(
+            "ix_companies_name_words",
+            text("to_tsvector('simple'::regconfig, name_key)"),
+            postgresql_using="gin",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,6 +95,12 @@ class Contact(Timestamped, Base):
             "name_key",
             postgresql_using="gin",
             postgresql_ops={"name_key": "gin_trgm_ops"},
+        ),
+        # Words of the name, for "starts with" while typing (search).
+        Index(
+            "ix_contacts_name_words",
+            text("to_tsvector('simple'::regconfig, name_key)"),
+            postgresql_using="gin",
         ),
     )
 

@@ -13,11 +13,15 @@ LIMIT, so no common query reads a table from end to end:
   beginning of a word still being typed) operators, thresholds set for the transaction;
 - equipment: the trigram GIN index on ``lower(equipment.model)``.
 
-GIN cannot return rows in score order, so a name lookup ranks a sample of the first
-``CANDIDATES`` matches (beside an exact-name lookup); see the constant for why.
+- names being typed: full-text GIN indexes on the words of ``name_key``, every
+  typed word as a prefix (``'маяк':* & 'плю':*``);
+
+GIN cannot return rows in score order, so the prefix and typo lookups rank a sample
+of their first ``CANDIDATES`` matches; see the constant for why. The typo lookup runs
+only when the others found fewer than a page of names: its hits would rank below.
 
 Ranking: an exact identifier first, then an identifier prefix, then a name equal to
-the query, then names and models by trigram score. Results come grouped (companies,
+the query, then names starting with it, then names and models by trigram score. Results come grouped (companies,
 contact persons, equipment), each hit saying what matched.
 """
 
@@ -28,9 +32,19 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,9 +59,16 @@ logger = logging.getLogger(__name__)
 
 MAX_QUERY = 100
 MAX_LIMIT = 50
-# Below this many characters a trigram lookup matches too much to rank usefully;
-# shorter names are still found when they are typed whole (equality on name_key).
-FUZZY_MIN_CHARS = 3
+# Names are looked up by the start of their words from this many characters on;
+# shorter ones are still found when typed whole (equality on name_key).
+PREFIX_MIN_CHARS = 3
+# Typos are tolerated (trigram similarity) from this many characters on: below it a
+# text shares a trigram with too many names (a 4-letter text with no match made
+# PostgreSQL recheck 27,000 pages of contacts), and a one-letter typo in 4 letters
+# leaves too little of the word to be similar anyway.
+FUZZY_MIN_CHARS = 5
+# Equipment models are short codes ("T46U"): looked up by trigrams from 3 characters.
+MODEL_MIN_CHARS = 3
 # Digits typed so far before an INN or phone prefix is worth looking up.
 PREFIX_MIN_DIGITS = 5
 PHONES_PER_RESULT = 3
@@ -57,12 +78,11 @@ PHONES_PER_RESULT = 3
 # 'романов…' candidates to recheck on a 1M-contact base (1.5 s); at these, none.
 SIMILARITY_THRESHOLD = 0.4
 WORD_SIMILARITY_THRESHOLD = 0.45
-# Rows a fuzzy lookup reads before ranking. Trigram scores cannot be ordered by the
-# GIN index, so ranking every match of a common word ("иванов" matches ~20% of a
-# synthetic 1M-contact base) reads most of the table; instead the first CANDIDATES
-# matches are ranked, and a precise lookup (equal name) runs beside it. Typing more
-# letters narrows the matches until the sample is all of them.
-# TODO(a GiST gin->gist trigram index exists): order by the <<-> distance instead.
+# Rows a prefix or typo lookup reads before ranking. GIN indexes cannot return rows
+# in score order, so ranking every match of a common word ("иванов" matches ~20% of
+# a synthetic 1M-contact base) reads most of the table; instead the first CANDIDATES
+# matches are ranked, and a precise lookup (equal name) runs beside them. Typing
+# more letters narrows the matches until the sample is all of them.
 CANDIDATES = 200
 # A search box answers as you type; a lookup slower than this is abandoned.
 STATEMENT_TIMEOUT_MS = 3000
@@ -71,7 +91,8 @@ STATEMENT_TIMEOUT_MS = 3000
 EXACT_ID = 0
 ID_PREFIX = 1
 EXACT_NAME = 2
-FUZZY = 3
+NAME_PREFIX = 3
+FUZZY = 4
 
 _PHONE_CHARS_RE = re.compile(r"^[\d\s()+\-.]+\Z")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\Z")
@@ -251,9 +272,11 @@ async def search_clients(
     ]
     try:
         for found, statements in lookups:
-            for statement, make_hit in statements:
-                for row in await session.execute(statement):
-                    _keep(found, make_hit(row))
+            for lookup in statements:
+                if lookup.fallback and len(found) >= limit:
+                    continue  # a page of better-ranked names is already there
+                for row in await session.execute(lookup.statement):
+                    _keep(found, lookup.make_hit(row))
     except DBAPIError as error:
         if getattr(error.orig, "sqlstate", None) != _QUERY_CANCELED:
             raise
@@ -286,7 +309,13 @@ async def search_clients(
 
 # A statement and how to turn each of its rows into a hit.
 MakeHit = Callable[[Any], Hit]
-Lookup = tuple[Select[Any], MakeHit]
+
+
+class Lookup(NamedTuple):
+    statement: Select[Any]
+    make_hit: MakeHit
+    # Run only while fewer than a page of hits was found: its hits rank below those.
+    fallback: bool = False
 
 
 def _keep(found: dict[int, Hit], hit: Hit) -> None:
@@ -349,7 +378,7 @@ def _company_identifiers(
 
     if len(digits) in (10, 12):
         lookups.append(
-            (
+            Lookup(
                 select(*_COMPANY_COLUMNS)
                 .where(visible, Company.inn == digits)
                 .limit(limit),
@@ -358,7 +387,7 @@ def _company_identifiers(
         )
     elif PREFIX_MIN_DIGITS <= len(digits) < 12:
         lookups.append(
-            (
+            Lookup(
                 select(*_COMPANY_COLUMNS)
                 .where(visible, _digit_range(Company.inn, digits))
                 .order_by(Company.inn)
@@ -368,7 +397,7 @@ def _company_identifiers(
         )
     if len(digits) in (13, 15):
         lookups.append(
-            (
+            Lookup(
                 select(*_COMPANY_COLUMNS)
                 .where(visible, Company.ogrn == digits)
                 .limit(limit),
@@ -380,7 +409,7 @@ def _company_identifiers(
     if query.phone:
         owners = select(Phone.company_id).where(Phone.e164 == query.phone).limit(200)
         lookups.append(
-            (
+            Lookup(
                 select(*_COMPANY_COLUMNS)
                 .where(visible, Company.id.in_(owners))
                 .limit(limit),
@@ -392,7 +421,7 @@ def _company_identifiers(
         # a company with several matching numbers comes once per number (deduplicated
         # later), hence the larger LIMIT.
         lookups.append(
-            (
+            Lookup(
                 select(*_COMPANY_COLUMNS, Phone.e164)
                 .join(Phone, Phone.company_id == Company.id)
                 .where(visible, _digit_range(Phone.e164, query.phone_prefix))
@@ -405,7 +434,7 @@ def _company_identifiers(
     if query.email:
         owners = select(Email.company_id).where(Email.address == query.email).limit(200)
         lookups.append(
-            (
+            Lookup(
                 select(*_COMPANY_COLUMNS)
                 .where(visible, Company.id.in_(owners))
                 .limit(limit),
@@ -420,27 +449,27 @@ def _company_names(query: SearchQuery, user: UserView, limit: int) -> list[Looku
         return []
     key = query.key
     visible = visible_companies(user)
-    exact = (
-        select(*_COMPANY_COLUMNS).where(visible, Company.name_key == key).limit(limit),
-        _company_hit(EXACT_NAME, "name"),
-    )
-    if len(key) < FUZZY_MIN_CHARS:
-        return [exact]
-
-    sample = (
-        select(Company.id)
-        .where(visible, _name_matches(Company.name_key, key))
-        .limit(CANDIDATES)
-        .subquery()
-    )
+    lookups = [
+        Lookup(
+            select(*_COMPANY_COLUMNS)
+            .where(visible, Company.name_key == key)
+            .limit(limit),
+            _company_hit(EXACT_NAME, "name"),
+        )
+    ]
     score = _name_score(Company.name_key, key)
-    fuzzy = (
-        select(*_COMPANY_COLUMNS, score.label("score"))
-        .join(sample, sample.c.id == Company.id)
-        .order_by(score.desc(), Company.name)
-        .limit(limit)
-    )
-    return [exact, (fuzzy, _company_hit(FUZZY, "name"))]
+    for condition, rank, fallback in _name_lookups(Company.name_key, key):
+        sample = (
+            select(Company.id).where(visible, condition).limit(CANDIDATES).subquery()
+        )
+        ranked = (
+            select(*_COMPANY_COLUMNS, score.label("score"))
+            .join(sample, sample.c.id == Company.id)
+            .order_by(score.desc(), Company.name)
+            .limit(limit)
+        )
+        lookups.append(Lookup(ranked, _company_hit(rank, "name"), fallback))
+    return lookups
 
 
 # -- contact persons ---------------------------------------------------------------
@@ -490,14 +519,14 @@ def _contact_identifiers(
     if query.phone:
         owners = select(Phone.contact_id).where(Phone.e164 == query.phone).limit(200)
         lookups.append(
-            (
+            Lookup(
                 _contact_statement(user).where(Contact.id.in_(owners)).limit(limit),
                 _contact_hit(EXACT_ID, "phone", format_phone(query.phone)),
             )
         )
     if query.phone_prefix and query.phone_prefix != query.phone:
         lookups.append(
-            (
+            Lookup(
                 _contact_statement(user)
                 .add_columns(Phone.e164)
                 .join(Phone, Phone.contact_id == Contact.id)
@@ -510,7 +539,7 @@ def _contact_identifiers(
     if query.email:
         owners = select(Email.contact_id).where(Email.address == query.email).limit(200)
         lookups.append(
-            (
+            Lookup(
                 _contact_statement(user).where(Contact.id.in_(owners)).limit(limit),
                 _contact_hit(EXACT_ID, "email", query.email),
             )
@@ -522,35 +551,36 @@ def _contact_names(query: SearchQuery, user: UserView, limit: int) -> list[Looku
     if not query.key or not query.has_letters:
         return []
     key = query.key
-    exact = (
-        _contact_statement(user).where(Contact.name_key == key).limit(limit),
-        _contact_hit(EXACT_NAME, "name"),
-    )
-    if len(key) < FUZZY_MIN_CHARS:
-        return [exact]
-
-    sample = (
-        select(Contact.id)
-        .where(visible_contacts(user), _name_matches(Contact.name_key, key))
-        .limit(CANDIDATES)
-        .subquery()
-    )
-    score = _name_score(Contact.name_key, key)
-    fuzzy = (
-        select(
-            Contact.id,
-            Contact.last_name,
-            Contact.first_name,
-            Contact.middle_name,
-            Contact.position,
-            Contact.company_id,
-            score.label("score"),
+    lookups = [
+        Lookup(
+            _contact_statement(user).where(Contact.name_key == key).limit(limit),
+            _contact_hit(EXACT_NAME, "name"),
         )
-        .join(sample, sample.c.id == Contact.id)
-        .order_by(score.desc(), Contact.last_name, Contact.id)
-        .limit(limit)
-    )
-    return [exact, (fuzzy, _contact_hit(FUZZY, "name"))]
+    ]
+    score = _name_score(Contact.name_key, key)
+    for condition, rank, fallback in _name_lookups(Contact.name_key, key):
+        sample = (
+            select(Contact.id)
+            .where(visible_contacts(user), condition)
+            .limit(CANDIDATES)
+            .subquery()
+        )
+        ranked = (
+            select(
+                Contact.id,
+                Contact.last_name,
+                Contact.first_name,
+                Contact.middle_name,
+                Contact.position,
+                Contact.company_id,
+                score.label("score"),
+            )
+            .join(sample, sample.c.id == Contact.id)
+            .order_by(score.desc(), Contact.last_name, Contact.id)
+            .limit(limit)
+        )
+        lookups.append(Lookup(ranked, _contact_hit(rank, "name"), fallback))
+    return lookups
 
 
 # -- equipment ---------------------------------------------------------------------
@@ -558,7 +588,7 @@ def _contact_names(query: SearchQuery, user: UserView, limit: int) -> list[Looku
 
 def _equipment_models(query: SearchQuery, user: UserView, limit: int) -> list[Lookup]:
     model = query.model
-    if len(model) < FUZZY_MIN_CHARS:
+    if len(model) < MODEL_MIN_CHARS:
         return []
 
     # The expression must be the indexed one, lower(model), for the GIN index to apply.
@@ -622,7 +652,7 @@ def _equipment_models(query: SearchQuery, user: UserView, limit: int) -> list[Lo
             },
         )
 
-    return [(statement, make) for statement in statements]
+    return [Lookup(statement, make) for statement in statements]
 
 
 # -- shared pieces -----------------------------------------------------------------
@@ -632,6 +662,28 @@ def _shown(matched: Any, row: Any, name: str) -> str:
     if matched is None:
         return name
     return str(matched(row) if callable(matched) else matched)
+
+
+def _name_lookups(column: Any, key: str) -> list[tuple[ColumnElement[bool], int, bool]]:
+    """The sampled name lookups for ``key``: (condition, rank, fallback)."""
+    lookups = []
+    if len(key) >= PREFIX_MIN_CHARS:
+        lookups.append((_words_start_with(column, key), NAME_PREFIX, False))
+    if len(key) >= FUZZY_MIN_CHARS:
+        lookups.append((_name_matches(column, key), FUZZY, True))
+    return lookups
+
+
+def _words_start_with(column: Any, key: str) -> ColumnElement[bool]:
+    """Every word of ``key`` starts a word of the name (the full-text GIN index).
+
+    A name key holds only word characters and spaces, so quoting each word is
+    enough to keep tsquery syntax out of it.
+    """
+    words = " & ".join(f"'{word}':*" for word in key.split())
+    return func.to_tsvector(literal_column("'simple'::regconfig"), column).op("@@")(
+        func.to_tsquery(literal_column("'simple'::regconfig"), words)
+    )
 
 
 def _name_matches(column: Any, key: str) -> ColumnElement[bool]:

@@ -657,8 +657,8 @@ class ClientService:
         user: UserView,
         batch_id: uuid.UUID | None = None,
     ) -> list[int]:
-        """Write new companies with their phones, e-mails and contacts in the
-        session's transaction; returns their ids in the order of ``drafts``.
+        """Write new companies with their phones, e-mails, contacts and equipment in
+        the session's transaction; returns their ids in the order of ``drafts``.
 
         Everything is checked before anything is written, and each table gets its
         rows in one flush, so an import of thousands of companies costs a few
@@ -669,7 +669,11 @@ class ClientService:
                 self._check_company(data, partial=False),
                 self._check_phones(data.get("phones") or []),
                 self._check_emails(data.get("emails") or []),
-                [self._checked_contact(c) for c in data.get("contacts") or []],
+                [self.checked_contact(c) for c in data.get("contacts") or []],
+                [
+                    check_equipment(e, partial=False)
+                    for e in data.get("equipment") or []
+                ],
             )
             for data in drafts
         ]
@@ -682,7 +686,8 @@ class ClientService:
         await session.flush()
 
         people: list[tuple[Contact, CheckedChannels]] = []
-        for company, (_, phones, emails, contacts) in zip(
+        items: list[Equipment] = []
+        for company, (_, phones, emails, contacts, equipment) in zip(
             companies, checked, strict=True
         ):
             record_changes(
@@ -698,7 +703,19 @@ class ClientService:
             for contact, channels in contacts:
                 contact.company_id = company.id
                 people.append((contact, channels))
-        await self._store_contacts(session, people, user, batch_id)
+            items += (Equipment(company_id=company.id, **e) for e in equipment)
+        session.add_all(items)
+        await self.store_contacts(session, people, user, batch_id)
+        for item in items:
+            record_changes(
+                session,
+                entity="equipment",
+                entity_id=item.id,
+                before=None,
+                after=equipment_fields(item),
+                user_id=user.id,
+                batch_id=batch_id,
+            )
 
         ids = [company.id for company in companies]
         await self._link_past_calls(session, ids)
@@ -878,12 +895,12 @@ class ClientService:
         user: UserView,
         batch_id: uuid.UUID | None = None,
     ) -> int:
-        contact, channels = self._checked_contact(data)
+        contact, channels = self.checked_contact(data)
         contact.company_id = company_id
-        await self._store_contacts(session, [(contact, channels)], user, batch_id)
+        await self.store_contacts(session, [(contact, channels)], user, batch_id)
         return contact.id
 
-    def _checked_contact(
+    def checked_contact(
         self, data: Mapping[str, Any]
     ) -> tuple[Contact, CheckedChannels]:
         contact = Contact(**self._check_contact(data, partial=False))
@@ -893,7 +910,7 @@ class ClientService:
             contact.email = emails[0]
         return contact, (phones, emails)
 
-    async def _store_contacts(
+    async def store_contacts(
         self,
         session: AsyncSession,
         people: Sequence[tuple[Contact, CheckedChannels]],
@@ -1024,54 +1041,10 @@ class ClientService:
             raise NoSuchClient(contact_id)
         return contact
 
-    def _check_equipment(
-        self, data: Mapping[str, Any], *, partial: bool
-    ) -> dict[str, Any]:
-        clean: dict[str, Any] = {}
-        for field, limit in (
-            ("kind", 100),
-            ("vendor", 100),
-            ("model", 200),
-            ("notes", 2000),
-        ):
-            if field in data or not partial:
-                value = str(data.get(field) or "").strip()
-                if len(value) > limit:
-                    raise InvalidClientInput(field, f"не длиннее {limit} знаков")
-                clean[field] = value
-        if not partial and not (clean.get("model") or clean.get("kind")):
-            raise InvalidClientInput("model", "нужна модель или вид оборудования")
-        if "quantity" in data:
-            try:
-                clean["quantity"] = int(data["quantity"])
-            except (TypeError, ValueError):
-                raise InvalidClientInput("quantity", "целое число") from None
-            if not 0 <= clean["quantity"] <= 1_000_000:
-                raise InvalidClientInput("quantity", "от 0 до 1 000 000")
-        if "serial_numbers" in data:
-            serials = data.get("serial_numbers") or []
-            if isinstance(serials, str):
-                serials = [s for s in re.split(r"[,;\s]+", serials) if s]
-            clean["serial_numbers"] = [str(s)[:100] for s in serials][:1000]
-        if "status" in data:
-            try:
-                clean["status"] = EquipmentStatus(str(data["status"]))
-            except ValueError:
-                raise InvalidClientInput("status", "installed или planned") from None
-        if "installed_on" in data:
-            value = data.get("installed_on")
-            try:
-                clean["installed_on"] = parse_date(str(value)) if value else None
-            except ValueError:
-                raise InvalidClientInput(
-                    "installed_on", "дата вида 04.12.2026"
-                ) from None
-        return clean
-
     async def add_equipment(
         self, company_id: int, data: Mapping[str, Any], *, user: UserView
     ) -> int:
-        clean = self._check_equipment(data, partial=False)
+        clean = check_equipment(data, partial=False)
         async with transaction(self._sessions) as session:
             await self._visible_company(session, company_id, user)
             item = Equipment(company_id=company_id, **clean)
@@ -1082,7 +1055,7 @@ class ClientService:
                 entity="equipment",
                 entity_id=item.id,
                 before=None,
-                after={**clean, "company_id": company_id},
+                after=equipment_fields(item),
                 user_id=user.id,
             )
         return item.id
@@ -1090,7 +1063,7 @@ class ClientService:
     async def update_equipment(
         self, equipment_id: int, changes: Mapping[str, Any], *, user: UserView
     ) -> None:
-        clean = self._check_equipment(changes, partial=True)
+        clean = check_equipment(changes, partial=True)
         async with transaction(self._sessions) as session:
             item = await session.get(Equipment, equipment_id, with_for_update=True)
             if item is None or item.company_id is None:
@@ -1296,6 +1269,18 @@ COMPANY_FIELDS = (
     "responsible_id",
     "notes",
 )
+EQUIPMENT_FIELDS = (
+    "company_id",
+    "contact_id",
+    "kind",
+    "vendor",
+    "model",
+    "quantity",
+    "serial_numbers",
+    "status",
+    "installed_on",
+    "notes",
+)
 _CONTACT_LOGGED = (
     "company_id",
     "last_name",
@@ -1307,6 +1292,48 @@ _CONTACT_LOGGED = (
     "notes",
     "responsible_id",
 )
+
+
+def check_equipment(data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+    """An equipment item's fields, checked; raises InvalidClientInput."""
+    clean: dict[str, Any] = {}
+    for field, limit in (
+        ("kind", 100),
+        ("vendor", 100),
+        ("model", 200),
+        ("notes", 2000),
+    ):
+        if field in data or not partial:
+            value = str(data.get(field) or "").strip()
+            if len(value) > limit:
+                raise InvalidClientInput(field, f"не длиннее {limit} знаков")
+            clean[field] = value
+    if not partial and not (clean.get("model") or clean.get("kind")):
+        raise InvalidClientInput("model", "нужна модель или вид оборудования")
+    if "quantity" in data:
+        try:
+            clean["quantity"] = int(data["quantity"])
+        except (TypeError, ValueError):
+            raise InvalidClientInput("quantity", "целое число") from None
+        if not 0 <= clean["quantity"] <= 1_000_000:
+            raise InvalidClientInput("quantity", "от 0 до 1 000 000")
+    if "serial_numbers" in data:
+        serials = data.get("serial_numbers") or []
+        if isinstance(serials, str):
+            serials = [s for s in re.split(r"[,;\s]+", serials) if s]
+        clean["serial_numbers"] = [str(s)[:100] for s in serials][:1000]
+    if "status" in data:
+        try:
+            clean["status"] = EquipmentStatus(str(data["status"]))
+        except ValueError:
+            raise InvalidClientInput("status", "installed или planned") from None
+    if "installed_on" in data:
+        value = data.get("installed_on")
+        try:
+            clean["installed_on"] = parse_date(str(value)) if value else None
+        except ValueError:
+            raise InvalidClientInput("installed_on", "дата вида 04.12.2026") from None
+    return clean
 
 
 def _add_channels(
@@ -1331,6 +1358,10 @@ def _add_channels(
         Email(company_id=company_id, contact_id=contact_id, address=address)
         for address in emails
     )
+
+
+def equipment_fields(item: Equipment) -> dict[str, Any]:
+    return {field: getattr(item, field) for field in EQUIPMENT_FIELDS}
 
 
 def _company_fields(company: Company) -> dict[str, Any]:

@@ -35,8 +35,17 @@ FIELDS: dict[str, str] = {
     "mobile": "Контакт: мобильный телефон",
     "email": "Контакт: эл. почта",
     "contact_notes": "Контакт: примечание",
+    "equipment_kind": "Оборудование: вид",
+    "equipment_vendor": "Оборудование: производитель",
+    "equipment_model": "Оборудование: модель",
+    "equipment_quantity": "Оборудование: количество",
+    "equipment_serials": "Оборудование: серийные номера",
+    "equipment_status": "Оборудование: установлено или планируется",
+    "equipment_date": "Оборудование: дата установки",
+    "equipment_notes": "Оборудование: примечание",
 }
 LIST_FIELDS = frozenset({"company_phone", "company_email", "phone", "mobile", "email"})
+EQUIPMENT_FIELDS = frozenset(f for f in FIELDS if f.startswith("equipment_"))
 PERSON_FIELDS = frozenset({"full_name", "last_name", "first_name", "middle_name"})
 
 # Russian and English spellings seen in Excel lists, Outlook (both languages of its
@@ -146,6 +155,42 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "адрес 2 эл почты",
     ),
     "contact_notes": ("заметки", "примечание", "комментарий", "notes", "comment"),
+    "equipment_kind": ("вид оборудования", "тип оборудования", "equipment type"),
+    "equipment_vendor": (
+        "производитель",
+        "вендор",
+        "марка",
+        "бренд",
+        "vendor",
+        "manufacturer",
+        "brand",
+    ),
+    "equipment_model": (
+        "оборудование",
+        "модель",
+        "модель оборудования",
+        "equipment",
+        "model",
+    ),
+    "equipment_quantity": ("количество", "кол во", "шт", "qty", "quantity"),
+    "equipment_serials": (
+        "серийный номер",
+        "серийные номера",
+        "заводской номер",
+        "s n",
+        "serial",
+        "serial number",
+        "serial numbers",
+    ),
+    "equipment_status": ("статус оборудования", "equipment status"),
+    "equipment_date": (
+        "дата установки",
+        "дата поставки",
+        "установлено",
+        "installed",
+        "installation date",
+    ),
+    "equipment_notes": ("примечание к оборудованию", "equipment notes"),
 }
 
 _NORMAL_RE = re.compile(r"[^\w]+")

@@ -12,10 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from callcenter.clients.errors import InvalidClientInput
+from callcenter.clients.models import EquipmentStatus
 from callcenter.clients.service import (
     COMPANY_TEXT_FIELDS,
     CONTACT_TEXT_FIELDS,
+    check_equipment,
     parse_date,
 )
 from callcenter.clients.validation import (
@@ -27,7 +31,7 @@ from callcenter.clients.validation import (
     name_key,
     person_key,
 )
-from callcenter.imports.fields import FIELDS
+from callcenter.imports.fields import EQUIPMENT_FIELDS, FIELDS
 from callcenter.imports.readers import Row
 from callcenter.phones import InvalidPhoneNumber, format_phone, parse_phone
 
@@ -48,6 +52,29 @@ _LABELS = {
 _SPLIT_RE = re.compile(r"[;,/\n]+")
 _EXTENSION_ONLY_RE = re.compile(r"^\s*(доб|ext|вн|#|x)", re.IGNORECASE)
 _EMAIL_SPLIT_RE = re.compile(r"[;,\s]+")
+# How a list says whether the client has the equipment or only plans to buy it.
+_EQUIPMENT_STATUSES = {
+    "установлено": EquipmentStatus.INSTALLED,
+    "установлен": EquipmentStatus.INSTALLED,
+    "есть": EquipmentStatus.INSTALLED,
+    "да": EquipmentStatus.INSTALLED,
+    "installed": EquipmentStatus.INSTALLED,
+    "планируется": EquipmentStatus.PLANNED,
+    "план": EquipmentStatus.PLANNED,
+    "планируют": EquipmentStatus.PLANNED,
+    "потребность": EquipmentStatus.PLANNED,
+    "нет": EquipmentStatus.PLANNED,
+    "planned": EquipmentStatus.PLANNED,
+}
+_EQUIPMENT_LABELS = {
+    "kind": "вид",
+    "vendor": "производитель",
+    "model": "модель",
+    "quantity": "количество",
+    "status": "статус",
+    "installed_on": "дата установки",
+    "notes": "примечание",
+}
 
 
 class RowRejected(ValueError):
@@ -97,6 +124,8 @@ class ImportRow:
     company_phones: list[Phone] = field(default_factory=list)
     company_emails: list[str] = field(default_factory=list)
     person: Person | None = None
+    # One equipment item in the data shape of ClientService, checked.
+    equipment: dict[str, Any] | None = None
 
     @property
     def group_key(self) -> str:
@@ -193,6 +222,7 @@ def _checked(line: int, values: dict[str, list[str]], region: str) -> ImportRow:
             dict.fromkeys(result.company_emails + found.emails)
         )
     result.person = person
+    result.equipment = _equipment(values)
 
     if not result.company_name:
         if result.company.get("inn"):
@@ -250,6 +280,39 @@ def _person(values: dict[str, list[str]], region: str) -> Person:
         phones=phones,
         emails=emails,
     )
+
+
+def _equipment(values: dict[str, list[str]]) -> dict[str, Any] | None:
+    """The row's equipment item, checked by the client base's own rules."""
+    if not EQUIPMENT_FIELDS & set(values):
+        return None
+    item: dict[str, Any] = {
+        "kind": _one(values, "equipment_kind"),
+        "vendor": _one(values, "equipment_vendor"),
+        "model": _one(values, "equipment_model"),
+        "notes": _one(values, "equipment_notes"),
+        "serial_numbers": _one(values, "equipment_serials"),
+    }
+    quantity = _one(values, "equipment_quantity").replace(" ", "").replace(",", ".")
+    if quantity:
+        # Excel may hold 3 as "3.0"; a fraction is a mistake, not a quantity.
+        whole = quantity[:-2] if quantity.endswith(".0") else quantity
+        item["quantity"] = whole
+    status = _one(values, "equipment_status").lower()
+    if status:
+        if status not in _EQUIPMENT_STATUSES:
+            raise RowRejected(
+                f"оборудование: статус «{status[:30]}» — «установлено» или «планируется»"
+            )
+        item["status"] = _EQUIPMENT_STATUSES[status].value
+    installed = _one(values, "equipment_date")
+    if installed:
+        item["installed_on"] = installed.split()[0]
+    try:
+        return check_equipment(item, partial=False)
+    except InvalidClientInput as error:
+        label = _EQUIPMENT_LABELS.get(error.field, error.field)
+        raise RowRejected(f"оборудование, {label}: {error.reason}") from None
 
 
 def _phones(cells: list[str], region: str) -> list[Phone]:

@@ -46,12 +46,13 @@ from callcenter.clients.models import (
     Company,
     Contact,
     Email,
+    Equipment,
     ImportPreset,
     ImportRun,
     Phone,
     PhoneKind,
 )
-from callcenter.clients.service import ClientService, parse_date
+from callcenter.clients.service import ClientService, equipment_fields, parse_date
 from callcenter.clients.validation import name_key, split_legal_form
 from callcenter.db import SessionFactory, transaction, utcnow
 from callcenter.imports.errors import InvalidMapping, NoSuchImport
@@ -158,11 +159,18 @@ class Plan:
     phones: list[RowPhone] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
     people: dict[str, PersonChange] = field(default_factory=dict)
+    # New equipment items, and serial numbers to add to items already there.
+    equipment: list[dict[str, Any]] = field(default_factory=list)
+    serials: dict[int, list[str]] = field(default_factory=dict)
     report: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def company_changed(self) -> bool:
         return bool(self.fills or self.phones or self.emails)
+
+    @property
+    def equipment_changed(self) -> bool:
+        return bool(self.equipment or self.serials)
 
 
 @dataclass(slots=True)
@@ -494,26 +502,48 @@ class ImportService:
         user: UserView,
         run_id: uuid.UUID,
     ) -> None:
-        new = []
+        new_companies = []
+        new_people: list[tuple[PersonChange, int | None]] = []
+        changed = []
         for group, plan in zip(chunk, plans, strict=True):
             if plan.hidden:
                 continue
             if plan.company_id is None and not group.is_private:
-                new.append((group, plan))
+                new_companies.append((group, plan))
             else:
-                await self._apply(session, group, plan, user, run_id)
-        if not new:
-            return
+                new_people += await self._apply(session, group, plan, user, run_id)
+                changed.append(plan)
 
-        # Matching was done above, more strictly than the form's duplicate check.
-        ids = await self._clients.add_companies(
-            session,
-            [_company_data(group, plan) for group, plan in new],
-            user=user,
-            batch_id=run_id,
-        )
-        for (_, plan), company_id in zip(new, ids, strict=True):
-            plan.company_id = company_id
+        if new_people:
+            people = []
+            for change, company_id in new_people:
+                contact, channels = self._clients.checked_contact(
+                    _contact_data(change.person)
+                )
+                contact.company_id = company_id
+                people.append((contact, channels))
+            await self._clients.store_contacts(session, people, user, run_id)
+            for (change, _), (contact, _) in zip(new_people, people, strict=True):
+                change.contact_id = contact.id
+        for plan in changed:
+            if plan.equipment_changed:
+                # A private client's equipment is the person's own.
+                person = next(iter(plan.people.values()), None)
+                owner = None if plan.company_id or person is None else person.contact_id
+                await _write_equipment(
+                    session, plan, plan.company_id, owner, user, run_id
+                )
+
+        if new_companies:
+            # Matching was done above, more strictly than the form's duplicate check.
+            ids = await self._clients.add_companies(
+                session,
+                [_company_data(group, plan) for group, plan in new_companies],
+                user=user,
+                batch_id=run_id,
+            )
+            for (_, plan), company_id in zip(new_companies, ids, strict=True):
+                plan.company_id = company_id
 
     async def _plan_person(
         self, session: AsyncSession, group: Group, user: UserView
@@ -568,10 +598,15 @@ class ImportService:
 
         known_phones: set[str] = set()
         known_emails: set[str] = set()
+        known_equipment: dict[EquipmentKey, dict[str, Any] | Equipment] = {}
         change = PersonChange(None, Person())
         if contact is not None:
             known_phones, known_emails = await _contact_channels(session, contact.id)
             change = PersonChange(contact.id, _person_of(contact))
+            owned = await session.scalars(
+                select(Equipment).where(Equipment.contact_id == contact.id)
+            )
+            known_equipment = {_equipment_key(item): item for item in owned}
         plan.people[key] = change
         for index, row in enumerate(group.rows):
             assert row.person is not None
@@ -579,6 +614,7 @@ class ImportService:
             notes = _add_person(change, row.person, known_phones, known_emails)
             if created:
                 notes = [f"новый частный клиент {row.person.display}"]
+            notes += _add_equipment(plan, row.equipment, known_equipment)
             plan.report.append(_row_entry(row, plan, created=created, notes=notes))
         return plan
 
@@ -591,13 +627,14 @@ class ImportService:
         plan: Plan,
         user: UserView,
         run_id: uuid.UUID,
-    ) -> None:
+    ) -> list[tuple[PersonChange, int | None]]:
         """Write the changes of a group to an existing company (or a private client).
 
-        A new company is not written here: ``ClientService.create_company`` does it.
+        Returns the people to create, with their company (None for a private
+        client): the chunk creates them together. New companies are written by
+        ``ClientService.add_companies``.
         """
-        if plan.company_id is None and not group.is_private:
-            return
+        new_people: list[tuple[PersonChange, int | None]] = []
         company_id = plan.company_id
 
         if company_id is not None and plan.company_changed:
@@ -622,9 +659,7 @@ class ImportService:
             if not change.changed:
                 continue
             if change.contact_id is None:
-                change.contact_id = await _create_contact(
-                    session, company_id, change, user, run_id
-                )
+                new_people.append((change, company_id))
                 continue
             contact = await session.get(Contact, change.contact_id)
             assert contact is not None
@@ -648,6 +683,8 @@ class ImportService:
             if change.emails and not contact.email:
                 contact.email = change.emails[0]
             _log_channels(session, "contact", contact.id, change, user, run_id)
+
+        return new_people
 
     # -- reading runs ---------------------------------------------------------------
 
@@ -830,11 +867,13 @@ class _Known:
 
 @dataclass(slots=True)
 class _Details:
-    """Numbers (as lines), e-mails and live contacts of matched companies."""
+    """Numbers (as lines), e-mails, live contacts and equipment of matched
+    companies."""
 
     phones: dict[int, list[str]] = field(default_factory=dict)
     emails: dict[int, list[str]] = field(default_factory=dict)
     contacts: dict[int, list[Contact]] = field(default_factory=dict)
+    equipment: dict[int, list[Equipment]] = field(default_factory=dict)
 
     @classmethod
     async def load(cls, session: AsyncSession, company_ids: list[int]) -> _Details:
@@ -857,6 +896,12 @@ class _Details:
             )
         ):
             details.contacts.setdefault(contact.company_id or 0, []).append(contact)
+        for item in await session.scalars(
+            select(Equipment)
+            .where(Equipment.company_id.in_(company_ids))
+            .order_by(Equipment.id)
+        ):
+            details.equipment.setdefault(item.company_id or 0, []).append(item)
         return details
 
 
@@ -897,6 +942,7 @@ def _merge_name_groups(groups: dict[str, Group]) -> list[Group]:
 def _plan_new_company(group: Group, plan: Plan) -> None:
     known_phones: set[str] = set()
     known_emails: set[str] = set()
+    known_equipment: dict[EquipmentKey, dict[str, Any] | Equipment] = {}
     for index, row in enumerate(group.rows):
         notes = [f"новая компания «{group.name}»"] if index == 0 else []
         fills = {k: v for k, v in row.company.items() if k not in plan.fills}
@@ -916,6 +962,7 @@ def _plan_new_company(group: Group, plan: Plan) -> None:
                 change = plan.people[row.person.key] = PersonChange(None, Person())
                 created = True
             notes += _add_person(change, row.person, known_phones, known_emails)
+        notes += _add_equipment(plan, row.equipment, known_equipment)
         plan.report.append(_row_entry(row, plan, created=created, notes=notes))
 
 
@@ -925,6 +972,9 @@ def _plan_existing_company(
     known_phones = set(details.phones.get(company.id, ()))
     known_emails = set(details.emails.get(company.id, ()))
     existing = {c.name_key: c for c in details.contacts.get(company.id, ())}
+    known_equipment: dict[EquipmentKey, dict[str, Any] | Equipment] = {
+        _equipment_key(item): item for item in details.equipment.get(company.id, ())
+    }
 
     for row in group.rows:
         fills = {
@@ -956,7 +1006,52 @@ def _plan_existing_company(
                 )
                 created = contact is None
             notes += _add_person(change, row.person, known_phones, known_emails)
+        notes += _add_equipment(plan, row.equipment, known_equipment)
         plan.report.append(_row_entry(row, plan, created=created, notes=notes))
+
+
+EquipmentKey = tuple[str, str, str]
+
+
+def _equipment_key(item: Mapping[str, Any] | Equipment) -> EquipmentKey:
+    """Kind, vendor and model, case aside: one item of a client, however spelled."""
+    fields = (
+        (item.kind, item.vendor, item.model)
+        if isinstance(item, Equipment)
+        else (item.get("kind", ""), item.get("vendor", ""), item.get("model", ""))
+    )
+    return (fields[0].lower(), fields[1].lower(), fields[2].lower())
+
+
+def _add_equipment(
+    plan: Plan,
+    item: dict[str, Any] | None,
+    known: dict[EquipmentKey, dict[str, Any] | Equipment],
+) -> list[str]:
+    """Fold one row's equipment item into the plan; returns what it adds, in words.
+
+    An item the client already has (same kind, vendor and model) only gains the
+    serial numbers it did not have.
+    """
+    if item is None:
+        return []
+    key = _equipment_key(item)
+    label = " ".join(p for p in (item["vendor"], item["model"] or item["kind"]) if p)
+    current = known.get(key)
+    if current is None:
+        known[key] = planned = {**item, "serial_numbers": list(item["serial_numbers"])}
+        plan.equipment.append(planned)
+        quantity = f" × {item['quantity']}" if item.get("quantity", 1) != 1 else ""
+        return [f"оборудование {label}{quantity}"]
+
+    if isinstance(current, Equipment):
+        have = set(current.serial_numbers) | set(plan.serials.get(current.id, ()))
+        new = [s for s in item["serial_numbers"] if s not in have]
+        plan.serials.setdefault(current.id, []).extend(new)
+    else:
+        new = [s for s in item["serial_numbers"] if s not in current["serial_numbers"]]
+        current["serial_numbers"] += new
+    return [f"оборудование {label}: серийные номера {', '.join(new)}"] if new else []
 
 
 def _new_channels(
@@ -1094,6 +1189,7 @@ def _company_data(group: Group, plan: Plan) -> dict[str, Any]:
     data["phones"] = [p.raw for p in plan.phones]
     data["emails"] = list(plan.emails)
     data["contacts"] = [_contact_data(c.person) for c in plan.people.values()]
+    data["equipment"] = plan.equipment
     return data
 
 
@@ -1173,50 +1269,45 @@ def _log_channels(
         )
 
 
-async def _create_contact(
+async def _write_equipment(
     session: AsyncSession,
+    plan: Plan,
     company_id: int | None,
-    change: PersonChange,
+    contact_id: int | None,
     user: UserView,
     run_id: uuid.UUID,
-) -> int:
-    person = change.person
-    contact = Contact(
-        company_id=company_id,
-        last_name=person.last_name,
-        first_name=person.first_name,
-        middle_name=person.middle_name,
-        position=person.position or None,
-        notes=person.notes or None,
-        birthday=parse_date(person.birthday) if person.birthday else None,
-        email=person.emails[0] if person.emails else None,
-        name_key=person.key,
-        # A private client has a responsible of its own; a company's contact
-        # follows the company's.
-        responsible_id=user.id if company_id is None else None,
-    )
-    session.add(contact)
+) -> None:
+    for item_id, serials in plan.serials.items():
+        current = await session.get(Equipment, item_id)  # loaded while planning
+        assert current is not None
+        before = list(current.serial_numbers)
+        current.serial_numbers = before + serials
+        record_changes(
+            session,
+            entity="equipment",
+            entity_id=item_id,
+            before={"serial_numbers": before},
+            after={"serial_numbers": current.serial_numbers},
+            user_id=user.id,
+            batch_id=run_id,
+        )
+
+    items = [
+        Equipment(company_id=company_id, contact_id=contact_id, **item)
+        for item in plan.equipment
+    ]
+    session.add_all(items)
     await session.flush()
-    record_changes(
-        session,
-        entity="contact",
-        entity_id=contact.id,
-        before=None,
-        after={
-            "company_id": company_id,
-            "last_name": contact.last_name,
-            "first_name": contact.first_name,
-            "middle_name": contact.middle_name,
-            "position": contact.position,
-            "email": contact.email,
-            "birthday": contact.birthday,
-            "responsible_id": contact.responsible_id,
-        },
-        user_id=user.id,
-        batch_id=run_id,
-    )
-    _add_channels(session, company_id, contact.id, person.phones, person.emails)
-    return contact.id
+    for item in items:
+        record_changes(
+            session,
+            entity="equipment",
+            entity_id=item.id,
+            before=None,
+            after=equipment_fields(item),
+            user_id=user.id,
+            batch_id=run_id,
+        )
 
 
 # -- runs as dictionaries -----------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from callcenter.clients.search import ClientSearch, read_query
+from callcenter.clients.search import FUZZY, NAME_PREFIX, ClientSearch, read_query
 from callcenter.clients.service import ClientService
 from callcenter.db import SessionFactory, transaction
 from callcenter.users.models import Role, User
@@ -142,6 +142,35 @@ async def test_names_are_found_with_typos_and_as_you_type(
     assert [h.fields["name"] for h in found.contacts] == ["Петров Иван Сергеевич"]
     assert found.contacts[0].fields["company_id"] == base["romashka"]
     assert found.contacts[0].phones[0]["e164"] == "79165554433"
+
+
+async def test_names_are_found_by_the_start_of_any_word_before_typos(
+    base: dict[str, Any],
+) -> None:
+    search, anna = base["search"], base["anna"]
+
+    # "серв" starts the second word of «Ромашка-Сервис»; 4 letters are too few for
+    # typos, so nothing else comes.
+    found = await search.search("серв", anna)
+    assert [(h.id, h.rank) for h in found.companies] == [
+        (base["lookalike"], NAME_PREFIX)
+    ]
+
+    # Every typed word is a prefix, in any order.
+    found = await search.search("ив петр", anna)
+    assert [h.fields["name"] for h in found.contacts] == ["Петров Иван Сергеевич"]
+    assert found.contacts[0].rank == NAME_PREFIX
+
+    # A word with a typo is found by similarity, ranked below the prefixes.
+    found = await search.search("Ромашко", anna)
+    assert found.companies[0].id == base["romashka"]
+    assert found.companies[0].rank == FUZZY
+
+    # Search syntax in the text is only text.
+    for text in ("ром:* | !a", "'ром'", "ром & (", "\\ром"):
+        found = await search.search(text, anna)
+        assert not found.partial, text
+        assert base["romashka"] in ids(found.companies), text
 
 
 async def test_a_phone_in_any_format_finds_its_owner_first(
