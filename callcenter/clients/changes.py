@@ -22,6 +22,38 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def change_rows(
+    *,
+    entity: str,
+    entity_id: int,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    user_id: int | None,
+    action: str | None = None,
+    batch_id: uuid.UUID | None = None,
+) -> list[dict[str, Any]]:
+    """Change rows for every field that differs (one row without a field when a
+    record is created or deleted with nothing to compare)."""
+    if action is None:
+        action = "create" if before is None else "delete" if after is None else "update"
+    before, after = before or {}, after or {}
+    common = {
+        "entity": entity,
+        "entity_id": entity_id,
+        "action": action,
+        "user_id": user_id,
+        "batch_id": batch_id,
+    }
+    rows = []
+    for field in sorted(set(before) | set(after)):
+        old, new = _text(before.get(field)), _text(after.get(field))
+        if old != new:
+            rows.append({**common, "field": field, "old_value": old, "new_value": new})
+    if not rows and action != "update":
+        rows.append({**common, "field": None, "old_value": None, "new_value": None})
+    return rows
+
+
 def record_changes(
     session: AsyncSession,
     *,
@@ -33,37 +65,15 @@ def record_changes(
     action: str | None = None,
     batch_id: uuid.UUID | None = None,
 ) -> int:
-    """Add change rows for every field that differs; returns how many were added."""
-    if action is None:
-        action = "create" if before is None else "delete" if after is None else "update"
-    before, after = before or {}, after or {}
-    added = 0
-    for field in sorted(set(before) | set(after)):
-        old, new = _text(before.get(field)), _text(after.get(field))
-        if old == new:
-            continue
-        session.add(
-            ChangeRecord(
-                entity=entity,
-                entity_id=entity_id,
-                action=action,
-                field=field,
-                old_value=old,
-                new_value=new,
-                user_id=user_id,
-                batch_id=batch_id,
-            )
-        )
-        added += 1
-    if added == 0 and action != "update":
-        session.add(
-            ChangeRecord(
-                entity=entity,
-                entity_id=entity_id,
-                action=action,
-                user_id=user_id,
-                batch_id=batch_id,
-            )
-        )
-        added = 1
-    return added
+    """Add change rows to the session; returns how many were added."""
+    rows = change_rows(
+        entity=entity,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        user_id=user_id,
+        action=action,
+        batch_id=batch_id,
+    )
+    session.add_all(ChangeRecord(**row) for row in rows)
+    return len(rows)
