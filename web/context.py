@@ -19,6 +19,7 @@ def page_context(request: web.Request) -> dict[str, Any]:
     return {
         "user": user,
         "lang": language,
+        "zone": settings.timezone,
         "t": lambda key: i18n.translate(key, language),
         "js_strings": i18n.js_strings(language),
         "csrf_token": request.get(CSRF_TOKEN, ""),

@@ -35,6 +35,7 @@ from callcenter.clients.models import (
     EquipmentStatus,
     FieldRule,
     Phone,
+    PhoneKind,
 )
 from callcenter.clients.validation import (
     FIELD_LABELS,
@@ -1137,6 +1138,7 @@ class ClientService:
                     .limit(limit)
                 )
             ).all()
+            titles = await self._merge_titles(session, entity, [c for c, _ in rows])
         return [
             {
                 "at": _iso(change.at),
@@ -1145,9 +1147,37 @@ class ClientService:
                 "field": change.field,
                 "old": change.old_value,
                 "new": change.new_value,
+                "old_title": titles.get(change.old_value or ""),
+                "new_title": titles.get(change.new_value or ""),
             }
             for change, name in rows
         ]
+
+    async def _merge_titles(
+        self, session: AsyncSession, entity: str, changes: Sequence[ChangeRecord]
+    ) -> dict[str, str]:
+        """Names of the records a merge log row points at, by id as logged."""
+        ids = {
+            int(value)
+            for c in changes
+            if c.field in ("merged_from", "merged_into_id")
+            for value in (c.old_value, c.new_value)
+            if value and value.isdigit()
+        }
+        if not ids:
+            return {}
+        if entity == "company":
+            found = await session.execute(
+                select(Company.id, Company.name).where(Company.id.in_(ids))
+            )
+        else:
+            full_name = func.concat_ws(
+                " ", Contact.last_name, Contact.first_name, Contact.middle_name
+            )
+            found = await session.execute(
+                select(Contact.id, full_name).where(Contact.id.in_(ids))
+            )
+        return {str(record_id): title for record_id, title in found}
 
     async def company_completeness(
         self, session: AsyncSession, company: Company
@@ -1351,7 +1381,13 @@ class _BulkRows:
         phones, emails = channels
         owner = {"company_id": company_id, "contact_id": contact_id}
         self.phones += (
-            {**owner, "e164": e164, "extension": extension, "raw": raw}
+            {
+                **owner,
+                "e164": e164,
+                "extension": extension,
+                "raw": raw,
+                "kind": PhoneKind.WORK,
+            }
             for e164, extension, raw in phones
         )
         self.emails += ({**owner, "address": address} for address in emails)
@@ -1363,7 +1399,11 @@ class _BulkRows:
             (Email, self.emails),
         ):
             if rows:
-                await session.execute(insert(model), rows)
+                # render_nulls: rows with and without an extension stay in one
+                # batched statement (by default each run of like rows gets its own).
+                await session.execute(
+                    insert(model).execution_options(render_nulls=True), rows
+                )
 
 
 def equipment_fields(item: Equipment) -> dict[str, Any]:

@@ -468,7 +468,7 @@ class ImportService:
                 plan.hidden = True
                 reason = (
                     f"уже есть в базе ({_MATCH_WORDS[plan.matched_by]}): "
-                    f"«{plan.company_name}», ответственный — другой менеджер"
+                    f"{_quoted(plan.company_name)}, ответственный — другой менеджер"
                 )
                 plan.report = [
                     _entry(r.line, "duplicate", reason, r) for r in group.rows
@@ -920,6 +920,11 @@ def _claims(space: str, group: Group, record: str) -> set[str]:
     return {f"{space}:{k}" for k in keys}
 
 
+def _quoted(name: str) -> str:
+    """«Дельта», but ООО «Ромашка» as it is: a name with quotes gets no more."""
+    return name if any(q in name for q in '«»"“”') else f"«{name}»"
+
+
 def _merge_name_groups(groups: dict[str, Group]) -> list[Group]:
     """A row without INN joins the INN group of the same name when there is one."""
     by_name: dict[str, list[Group]] = {}
@@ -944,7 +949,7 @@ def _plan_new_company(group: Group, plan: Plan) -> None:
     known_emails: set[str] = set()
     known_equipment: dict[EquipmentKey, dict[str, Any] | Equipment] = {}
     for index, row in enumerate(group.rows):
-        notes = [f"новая компания «{group.name}»"] if index == 0 else []
+        notes = [f"новая компания {_quoted(group.name)}"] if index == 0 else []
         fills = {k: v for k, v in row.company.items() if k not in plan.fills}
         plan.fills.update(fills)
         phones, emails = _new_channels(

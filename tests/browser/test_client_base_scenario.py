@@ -83,7 +83,7 @@ async def test_import_search_and_merge_duplicates(
             "будет создано",
             f"ООО «{SECOND_SPELLING}»",
             "Сидорова Анна Юрьевна",
-            f"новая компания «ООО «{SECOND_SPELLING}»»; "
+            f"новая компания ООО «{SECOND_SPELLING}»; "
             "новый контакт Сидорова Анна Юрьевна",
         ]
     )
@@ -107,6 +107,11 @@ async def test_import_search_and_merge_duplicates(
         ["ООО «Ромашка»", f"ООО «{FIRST_SPELLING}»", f"ООО «{SECOND_SPELLING}»"]
     )
     await expect(rejected).to_contain_text("ИНН: неверная контрольная сумма")
+    # The list of runs under the form shows the check and the import at once.
+    await expect(page.locator("#import-runs tr")).to_have_count(2)
+    await expect(page.locator("#import-runs tr").first).to_contain_text(
+        "импорт" + "завершён" + "создано: 3 · отклонено: 1"
+    )
     await screenshot(page, "3-import-done")
 
     # 3. The search box forgives a typo in the name.
@@ -143,6 +148,17 @@ async def test_import_search_and_merge_duplicates(
     await expect(form.locator("thead th").nth(2)).to_contain_text(
         f"Объединяется: ООО «{SECOND_SPELLING}»"
     )
+    # Field names and values read as on the card, and the numbers come once.
+    status = form.locator("tbody tr", has_text="Статус")
+    await expect(status.locator("label")).to_have_text(
+        ["Потенциальный", "Потенциальный"]
+    )
+    await expect(
+        form.locator("tbody tr", has_text="Полное наименование")
+    ).to_have_count(1)
+    await expect(
+        form.locator("tbody td:first-child", has_text="Телефоны")
+    ).to_have_count(1)
     industry = form.locator("tr", has_text="Монтаж вентиляции")
     await expect(industry.locator("input[value=survivor]")).to_be_checked()
     await industry.get_by_label("Монтаж вентиляции").check()
@@ -172,6 +188,13 @@ async def test_import_search_and_merge_duplicates(
     await expect(page.locator("dt:has-text('Отрасль') + dd")).to_have_text(
         "Монтаж вентиляции"
     )
+    merge_log = page.locator("table.changes tbody tr", has_text="объединение:")
+    await expect(merge_log.filter(has_text="присоединена запись")).to_contain_text(
+        f"ООО «{SECOND_SPELLING}»"
+    )
+    await expect(
+        merge_log.filter(has_text="перенесено контактных лиц")
+    ).to_contain_text("1")
     await screenshot(page, "9-survivor-card")
 
     await page.get_by_role("link", name="Дубли", exact=True).click()

@@ -78,7 +78,7 @@ async def test_dry_run_then_the_run_then_the_same_file_again(
     }
     assert report[2] == (
         "created",
-        "новая компания «ООО «Ромашка»»; новый контакт Иванов Иван Иванович",
+        "новая компания ООО «Ромашка»; новый контакт Иванов Иван Иванович",
     )
     assert report[3] == ("created", "новый контакт Петров Пётр")
     assert report[5] == ("rejected", "ИНН: неверная контрольная сумма")

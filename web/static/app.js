@@ -6,7 +6,7 @@
 (function () {
   const boot = JSON.parse(document.getElementById("boot").textContent);
   const S = boot.strings;
-  const zone = "Europe/Moscow";
+  const zone = boot.zone || "Europe/Moscow"; // the office's zone, from settings
   let lastSeq = Number(sessionStorage.getItem("cc_seq") || 0) || null;
   let socket = null;
   let retryDelay = 1000;
