@@ -479,7 +479,11 @@ class ServiceStamps:
             after_commit(run)
 
         def timed_publish(
-            payload: dict[str, Any], *, users: Any, supervisors: bool = True
+            payload: dict[str, Any],
+            *,
+            users: Any,
+            supervisors: bool = True,
+            restricted: Any = None,
         ) -> None:
             ringing = payload.get("op") == "ringing"
             if ringing:
@@ -487,7 +491,9 @@ class ServiceStamps:
                 self.published.setdefault(linkedid, time.monotonic())
                 if self._running_since is not None:
                     self.queued.setdefault(linkedid, self._running_since)
-            publish(payload, users=users, supervisors=supervisors)
+            publish(
+                payload, users=users, supervisors=supervisors, restricted=restricted
+            )
             if ringing:
                 self.enqueued.setdefault(linkedid, time.monotonic())
 

@@ -11,6 +11,7 @@ others, and one that falls too far behind is closed (it will reconnect and catch
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections import deque
@@ -20,7 +21,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from callcenter.events import Payload
+from callcenter.events import Payload, Restriction
 from callcenter.users.service import UserView
 
 logger = logging.getLogger(__name__)
@@ -35,9 +36,16 @@ class _Entry:
     text: str
     users: frozenset[int]
     supervisors: bool
+    # Users who get ``text``; the other recipients get ``limited_text``.
+    audience: frozenset[int] | None = None
+    limited_text: str = ""
 
-    def for_user(self, user: UserView) -> bool:
-        return user.id in self.users or (self.supervisors and user.sees_all_calls)
+    def text_for(self, user: UserView) -> str | None:
+        if not (user.id in self.users or (self.supervisors and user.sees_all_calls)):
+            return None
+        if self.audience is None or user.id in self.audience:
+            return self.text
+        return self.limited_text
 
 
 @dataclass(eq=False)
@@ -63,17 +71,30 @@ class WebsocketHub:
         return len(self._connections)
 
     def publish(
-        self, payload: Payload, *, users: Collection[int], supervisors: bool = True
+        self,
+        payload: Payload,
+        *,
+        users: Collection[int],
+        supervisors: bool = True,
+        restricted: Restriction | None = None,
     ) -> None:
         self._seq += 1
-        text = json.dumps(
-            {**payload, "seq": self._seq}, ensure_ascii=False, default=str
-        )
-        entry = _Entry(self._seq, text, frozenset(users), supervisors)
+        entry = _Entry(self._seq, self._text(payload), frozenset(users), supervisors)
+        if restricted is not None:
+            audience, limited = restricted
+            entry = dataclasses.replace(
+                entry, audience=audience, limited_text=self._text(limited)
+            )
         self._log.append(entry)
         for connection in list(self._connections):
-            if entry.for_user(connection.user):
+            text = entry.text_for(connection.user)
+            if text is not None:
                 self._enqueue(connection, text)
+
+    def _text(self, payload: Payload) -> str:
+        return json.dumps(
+            {**payload, "seq": self._seq}, ensure_ascii=False, default=str
+        )
 
     def _enqueue(self, connection: _Connection, text: str) -> None:
         try:
@@ -89,7 +110,8 @@ class WebsocketHub:
             return None
         if self._log and since < self._log[0].seq - 1:
             return None
-        return [e.text for e in self._log if e.seq > since and e.for_user(user)]
+        texts = (e.text_for(user) for e in self._log if e.seq > since)
+        return [text for text in texts if text is not None]
 
     async def serve(
         self,

@@ -61,7 +61,7 @@ from callcenter.clients.access import visible_companies
 from callcenter.clients.models import Company
 from callcenter.clients.service import ClientCard, ClientService, call_summary
 from callcenter.db import SessionFactory, transaction, utcnow
-from callcenter.events import EventPublisher, Payload
+from callcenter.events import EventPublisher, Payload, Restriction
 from callcenter.interactions.models import Interaction, InteractionKind
 from callcenter.phones import (
     InvalidPhoneNumber,
@@ -374,12 +374,20 @@ class CallService:
         }
         if leg is not None:
             payload["leg"] = leg_payload(leg)
+        restricted: Restriction | None = None
         lookup = self._lookups.get(call.id)
         if lookup is not None and lookup.card is not None:
-            payload["card"] = lookup.card.as_dict()
+            card = lookup.card
+            payload["card"] = card.as_dict()
+            if card.audience is not None:
+                # A manager answering another manager's client learns who is
+                # calling and whose client it is; the card stays with its owners.
+                restricted = (card.audience, {**payload, "card": card.limited_dict()})
         recipients = [u for u in users if u is not None]
         self.writer.after_commit(
-            lambda: self._publisher.publish(payload, users=recipients, supervisors=True)
+            lambda: self._publisher.publish(
+                payload, users=recipients, supervisors=True, restricted=restricted
+            )
         )
 
     def _notify_ringing(self, call: CallState, leg: LegState) -> None:
@@ -747,7 +755,7 @@ class CallService:
                     }
                     lookup = self._lookups.get(call.id)
                     if lookup is not None and lookup.card is not None:
-                        payload["card"] = lookup.card.as_dict()
+                        payload["card"] = lookup.card.for_user(user.id)
                     pops.append(payload)
         return pops
 

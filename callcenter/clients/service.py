@@ -52,7 +52,7 @@ from callcenter.clients.validation import (
 from callcenter.db import SessionFactory, transaction
 from callcenter.interactions.models import Interaction
 from callcenter.phones import InvalidPhoneNumber, format_phone, parse_phone
-from callcenter.users.models import User
+from callcenter.users.models import Role, User
 from callcenter.users.service import UserView
 
 logger = logging.getLogger(__name__)
@@ -76,6 +76,10 @@ class ClientCard:
     company: dict[str, Any] | None = None
     contact: dict[str, Any] | None = None
     interactions: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    # Users who may open this client (None: anyone, an unknown number). The others
+    # get ``limited_dict``: who is calling and whose client it is, nothing more.
+    audience: frozenset[int] | None = None
+    responsible: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,7 +89,27 @@ class ClientCard:
             "company": self.company,
             "contact": self.contact,
             "interactions": self.interactions,
+            "responsible": self.responsible,
+            "restricted": False,
         }
+
+    def limited_dict(self) -> dict[str, Any]:
+        card = self.as_dict()
+        if self.company is not None:
+            card["company"] = {"name": self.company["name"]}
+        if self.contact is not None:
+            card["contact"] = {
+                "name": self.contact["name"],
+                "position": self.contact["position"],
+            }
+        card["interactions"] = []
+        card["restricted"] = True
+        return card
+
+    def for_user(self, user_id: int) -> dict[str, Any]:
+        if self.audience is None or user_id in self.audience:
+            return self.as_dict()
+        return self.limited_dict()
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +162,7 @@ class ClientService:
             return card
 
         async with self._sessions() as session:
+            owner: Company | Contact | None = None
             if contact_id is not None:
                 contact = await session.get(Contact, contact_id)
                 if contact is not None:
@@ -147,6 +172,7 @@ class ClientService:
                         "position": contact.position,
                     }
                     company_id = company_id or contact.company_id
+                    owner = contact
             if company_id is not None:
                 company = await session.get(Company, company_id)
                 if company is not None:
@@ -158,7 +184,34 @@ class ClientService:
                         "url": f"/clients/{company.id}",
                     }
                     card.interactions = await self._recent(session, company.id)
+                    owner = company
+            if owner is not None:
+                card.audience, card.responsible = await self._audience(session, owner)
         return card
+
+    async def _audience(
+        self, session: AsyncSession, owner: Company | Contact
+    ) -> tuple[frozenset[int], str | None]:
+        """Who may open this client (the rule of ``access``, as a set of users),
+        and the name of its responsible manager."""
+        responsible_id = owner.responsible_id
+        responsible = (
+            await session.get(User, responsible_id) if responsible_id else None
+        )
+        who = [User.role.in_((Role.HEAD, Role.ADMIN))]
+        if responsible is not None:
+            who.append(User.id == responsible.id)
+            if responsible.supervisor_id is not None:
+                who.append(User.id == responsible.supervisor_id)
+        else:
+            who.append(User.role == Role.SUPERVISOR)  # unassigned: to hand out
+        if isinstance(owner, Company):
+            shared = select(ClientShare.user_id).where(
+                ClientShare.company_id == owner.id
+            )
+            who.append(User.id.in_(shared))
+        ids = await session.scalars(select(User.id).where(or_(*who)))
+        return frozenset(ids), responsible.full_name if responsible else None
 
     async def _recent(
         self, session: AsyncSession, company_id: int

@@ -37,6 +37,9 @@ from tests.conftest import PgServer
 @dataclass
 class Published:
     payloads: list[tuple[dict[str, Any], frozenset[int]]] = field(default_factory=list)
+    restricted: list[tuple[frozenset[int], dict[str, Any]]] = field(
+        default_factory=list
+    )
 
     def publish(
         self,
@@ -44,8 +47,11 @@ class Published:
         *,
         users: Collection[int],
         supervisors: bool = True,
+        restricted: tuple[frozenset[int], dict[str, Any]] | None = None,
     ) -> None:
         self.payloads.append((payload, frozenset(users)))
+        if restricted is not None:
+            self.restricted.append(restricted)
 
     def ops(self, op: str) -> list[tuple[dict[str, Any], frozenset[int]]]:
         return [(p, u) for p, u in self.payloads if p.get("op") == op]
@@ -436,3 +442,29 @@ async def test_listening_in_is_not_a_contact_with_the_client(
             )
         ).all()
     assert [str(call_id) for call_id in history] == [placed["id"]]
+
+
+async def test_a_call_from_another_managers_client_pops_who_it_is_and_no_more(
+    pipeline: Pipeline,
+) -> None:
+    await pipeline.clients.create_client(
+        NewClient(company_name="ООО «Вектор»", phone="+7 916 777-66-55", inn=""),
+        user=pipeline.users["boris"],
+    )
+
+    await pipeline.simulator.start_inbound(
+        caller="79167776655", did="74950000000", extensions=("101",), scenario="missed"
+    )
+    await pipeline.settle()
+
+    (ringing, users), *_ = pipeline.published.ops("ringing")
+    assert users == frozenset({pipeline.users["anna"].id})
+    assert ringing["card"]["company"]["url"].startswith("/clients/")
+    (audience, limited), *_ = pipeline.published.restricted
+    # Boris's client: only Boris may open it (no supervisor, nothing shared).
+    assert audience == frozenset({pipeline.users["boris"].id})
+    assert limited["card"]["company"] == {"name": "ООО «Вектор»"}
+    assert limited["card"]["responsible"] == "Boris"
+    assert limited["card"]["restricted"] is True
+    assert limited["card"]["interactions"] == []
+    assert limited["call"] == ringing["call"]

@@ -321,3 +321,37 @@ async def test_a_websocket_without_a_session_is_refused(client: TestClient) -> N
         await client.ws_connect("/ws")
 
     assert refused.value.status == 401
+
+
+async def test_a_pop_for_another_managers_client_says_whose_it_is_and_no_more(
+    fast_pbx: AmiSimulator, client: TestClient, sign_in: SignIn
+) -> None:
+    owner = TestClient(client.server)
+    csrf = await log_in(owner, "manager2")
+    created = await owner.post(
+        "/api/clients",
+        json={"company_name": "ООО Вектор", "phone": "+7 (916) 123-45-67"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    await owner.session.close()
+    assert created.status == 201, await created.text()
+    await log_in(client, "manager")
+    manager = await Tab.open(client)
+    head = await Tab.open(await sign_in("head"))
+
+    await ring_101(fast_pbx)
+    pop = await manager.wait_for(is_op("ringing"))
+    head_pop = await head.wait_for(is_op("ringing", pop["call"]["id"]))
+    # A tab that reconnects while it rings gets the same, restricted, pop.
+    replay = await Tab.open(client, since=pop["seq"] - 1)
+    replayed = await replay.wait_for(is_op("ringing", pop["call"]["id"]))
+
+    assert pop["card"]["known"] is True
+    assert pop["card"]["restricted"] is True
+    assert pop["card"]["company"] == {"name": "ООО Вектор"}
+    assert pop["card"]["responsible"] == "Борис Кузнецов"
+    assert pop["card"]["interactions"] == []
+    assert replayed["card"] == pop["card"]
+    # The head of department may open every client: the whole card.
+    assert head_pop["card"]["restricted"] is False
+    assert head_pop["card"]["company"]["url"].startswith("/clients/")

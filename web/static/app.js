@@ -141,8 +141,10 @@
 
     const body = el("div", { class: "pop-body" });
     if (card.known) {
-      if (card.company) {
+      if (card.company && card.company.url) {
         body.append(el("a", { class: "pop-company", href: card.company.url }, card.company.name));
+      } else if (card.company) {
+        body.append(el("div", { class: "pop-company" }, card.company.name));
       }
       if (card.contact) {
         body.append(el("div", { class: "pop-contact" }, card.contact.name,
@@ -156,7 +158,11 @@
         }
         body.append(el("div", { class: "muted" }, S.last_interactions), list);
       }
-      if (card.company) {
+      if (card.responsible) {
+        body.append(el("div", { class: "pop-responsible muted" },
+          `${S.responsible}: ${card.responsible}`));
+      }
+      if (card.company && card.company.url) {
         body.append(el("a", { class: "button", href: card.company.url }, S.open_card));
       }
     } else {
