@@ -273,8 +273,8 @@ async def search_clients(
     try:
         for found, statements in lookups:
             for lookup in statements:
-                if lookup.fallback and len(found) >= limit:
-                    continue  # a page of better-ranked names is already there
+                if lookup.fallback and _enough(found, limit):
+                    continue
                 for row in await session.execute(lookup.statement):
                     _keep(found, lookup.make_hit(row))
     except DBAPIError as error:
@@ -314,7 +314,7 @@ MakeHit = Callable[[Any], Hit]
 class Lookup(NamedTuple):
     statement: Select[Any]
     make_hit: MakeHit
-    # Run only while fewer than a page of hits was found: its hits rank below those.
+    # Run only when the lookups before it found too little (see ``_enough``).
     fallback: bool = False
 
 
@@ -322,6 +322,12 @@ def _keep(found: dict[int, Hit], hit: Hit) -> None:
     known = found.get(hit.id)
     if known is None or hit.better_than(known):
         found[hit.id] = hit
+
+
+def _enough(found: dict[int, Hit], limit: int) -> bool:
+    """No typo lookup is needed: a page of better-ranked hits is there, or the text
+    is a name as it is written in the base."""
+    return len(found) >= limit or any(h.rank <= EXACT_NAME for h in found.values())
 
 
 def _best(found: dict[int, Hit], limit: int) -> list[Hit]:
