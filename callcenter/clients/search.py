@@ -511,7 +511,12 @@ def _contact_hit(rank: int, match: str, matched: Any = None) -> MakeHit:
                 "position": row.position,
                 "company_id": row.company_id,
                 "company_name": None,
-                "url": f"/clients/{row.company_id}" if row.company_id else None,
+                # A private client (no company) has a page of their own.
+                "url": (
+                    f"/clients/{row.company_id}"
+                    if row.company_id
+                    else f"/contacts/{row.id}"
+                ),
             },
         )
 
@@ -605,6 +610,7 @@ def _equipment_models(query: SearchQuery, user: UserView, limit: int) -> list[Lo
     )
     columns = (
         Equipment.id,
+        Equipment.contact_id,
         Equipment.kind,
         Equipment.vendor,
         Equipment.model,
@@ -654,7 +660,11 @@ def _equipment_models(query: SearchQuery, user: UserView, limit: int) -> list[Lo
                 "model": row.model,
                 "company_id": row.company_id,
                 "owner": row.owner,
-                "url": f"/clients/{row.company_id}" if row.company_id else None,
+                "url": (
+                    f"/clients/{row.company_id}"
+                    if row.company_id
+                    else f"/contacts/{row.contact_id}"
+                ),
             },
         )
 

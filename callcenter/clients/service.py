@@ -170,6 +170,7 @@ class ClientService:
                         "id": contact.id,
                         "name": contact.full_name,
                         "position": contact.position,
+                        "url": f"/contacts/{contact.id}",
                     }
                     company_id = company_id or contact.company_id
                     owner = contact

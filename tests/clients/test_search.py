@@ -253,3 +253,24 @@ async def test_nothing_to_search_for_answers_empty(base: dict[str, Any]) -> None
     for typed in ("", "   ", "р", "%", "_"):
         found = await base["search"].search(typed, base["anna"])
         assert found.total == 0, typed
+
+
+async def test_a_private_client_is_found_with_a_link_to_their_page(
+    sessions: SessionFactory, base: dict[str, Any]
+) -> None:
+    clients = ClientService(sessions)
+    person = await clients.add_contact(
+        None,
+        {"last_name": "Лосев", "first_name": "Ян", "phones": ["+7 903 111-22-33"]},
+        user=base["anna"],
+    )
+
+    by_name = await base["search"].search("Лосев", base["anna"])
+    by_phone = await base["search"].search("89031112233", base["anna"])
+
+    assert [(h.id, h.fields["url"]) for h in by_name.contacts] == [
+        (person, f"/contacts/{person}")
+    ]
+    assert [h.id for h in by_phone.contacts] == [person]
+    # Another manager does not find someone else's private client.
+    assert (await base["search"].search("Лосев", base["boris"])).contacts == []

@@ -147,7 +147,10 @@
         body.append(el("div", { class: "pop-company" }, card.company.name));
       }
       if (card.contact) {
-        body.append(el("div", { class: "pop-contact" }, card.contact.name,
+        // A private client (no company) opens from the person's name.
+        const name = card.contact.url && !card.company
+          ? el("a", { href: card.contact.url }, card.contact.name) : card.contact.name;
+        body.append(el("div", { class: "pop-contact" }, name,
           card.contact.position ? ` · ${card.contact.position}` : ""));
       }
       body.append(el("div", { class: "pop-number" }, number));

@@ -51,7 +51,7 @@
 
   function nameOf(hit) {
     // Only our own card addresses become links.
-    if (typeof hit.url === "string" && /^\/clients\/\d+$/.test(hit.url)) {
+    if (typeof hit.url === "string" && /^\/(clients|contacts)\/\d+$/.test(hit.url)) {
       const link = el("a", "name", hit.name);
       link.href = hit.url;
       return link;
