@@ -31,7 +31,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Text, delete, func, literal, select, text, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +42,7 @@ from callcenter.clients.access import (
     visible_contacts,
 )
 from callcenter.clients.changes import record_changes
+from callcenter.clients.duplicates import NAME_SIMILARITY
 from callcenter.clients.errors import ClientError
 from callcenter.clients.models import (
     Company,
@@ -109,6 +111,8 @@ Progress = Callable[[int, int], None]
 class Group:
     key: str
     rows: list[ImportRow] = field(default_factory=list)
+    # An earlier company of the same file whose name is one typo away.
+    lookalike: ImportRow | None = None
 
     @property
     def name(self) -> str:
@@ -221,7 +225,9 @@ class ImportService:
             groups.setdefault(mapped.group_key, Group(mapped.group_key)).rows.append(
                 mapped
             )
-        return _merge_name_groups(groups), rejected, total
+        merged = _merge_name_groups(groups)
+        _find_lookalikes(merged)
+        return merged, rejected, total
 
     # -- runs -----------------------------------------------------------------------
 
@@ -445,6 +451,14 @@ class ImportService:
                 break
             claimed |= keys
             plans.append(plan)
+
+        new = [
+            (group, plan)
+            for group, plan in zip(chunk, plans, strict=False)
+            if plan.company_id is None and not group.is_private
+        ]
+        if new:
+            await _note_similar_names(session, new)
 
         # Only company groups have an id at this point: a matched company.
         existing = [
@@ -920,6 +934,82 @@ def _claims(space: str, group: Group, record: str) -> set[str]:
     return {f"{space}:{k}" for k in keys}
 
 
+def _find_lookalikes(groups: list[Group]) -> None:
+    """Mark each company whose name is one typo away from an earlier one of the file.
+
+    Two names one edit apart share a key with one letter deleted (or one is such a
+    key of the other): one dictionary of those variants finds every pair in a
+    single pass, however long the file.
+    """
+    seen: dict[str, Group] = {}
+    for group in groups:
+        if group.is_private:
+            continue
+        key = name_key(group.name).replace(" ", "")
+        if len(key) < 5:
+            continue  # short names are one letter from too many others
+        variants = {key} | {key[:i] + key[i + 1 :] for i in range(len(key))}
+        earlier = next((seen[v] for v in variants if v in seen), None)
+        if earlier is not None and not _different_entities(earlier, group):
+            group.lookalike = earlier.rows[0]
+        for variant in variants:
+            seen.setdefault(variant, group)
+
+
+def _different_entities(first: Group, second: Group) -> bool:
+    inns = first.first("inn"), second.first("inn")
+    return all(inns) and inns[0] != inns[1]
+
+
+async def _note_similar_names(
+    session: AsyncSession, new: list[tuple[Group, Plan]]
+) -> None:
+    """Tell, on the first row of each new company, which company of the base has a
+    similar name: a likely duplicate the user should see before the import."""
+    keys = sorted({name_key(group.name) for group, _ in new} - {""})
+    if not keys:
+        return
+    await session.execute(
+        text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"),
+        {"t": str(NAME_SIMILARITY)},
+    )
+    typed = (
+        func.unnest(literal(keys, ARRAY(Text)))
+        .table_valued("key")
+        .render_derived("typed")
+    )
+    best = (
+        select(Company.id, Company.name, Company.inn)
+        .where(
+            Company.merged_into_id.is_(None),
+            Company.name_key.op("%")(typed.c.key),
+            Company.name_key != typed.c.key,
+        )
+        .order_by(func.similarity(Company.name_key, typed.c.key).desc(), Company.id)
+        .limit(3)
+        .lateral("best")
+    )
+    found: dict[str, list[Any]] = {}
+    for row in await session.execute(
+        select(typed.c.key, best.c.id, best.c.name, best.c.inn)
+        .select_from(typed)
+        .join(best, true())
+    ):
+        found.setdefault(row.key, []).append(row)
+
+    for group, plan in new:
+        inn = group.first("inn")
+        similar = [
+            c
+            for c in found.get(name_key(group.name), ())
+            if not (inn and c.inn and c.inn != inn)
+        ]
+        if similar and plan.report:
+            names = ", ".join(f"{_quoted(c.name)} (№{c.id})" for c in similar)
+            entry = plan.report[0]
+            entry["reason"] = f"{entry['reason']}; похожа на {names} в базе"
+
+
 def _quoted(name: str) -> str:
     """«Дельта», but ООО «Ромашка» as it is: a name with quotes gets no more."""
     return name if any(q in name for q in '«»"“”') else f"«{name}»"
@@ -950,6 +1040,11 @@ def _plan_new_company(group: Group, plan: Plan) -> None:
     known_equipment: dict[EquipmentKey, dict[str, Any] | Equipment] = {}
     for index, row in enumerate(group.rows):
         notes = [f"новая компания {_quoted(group.name)}"] if index == 0 else []
+        if index == 0 and group.lookalike is not None:
+            other = group.lookalike
+            notes.append(
+                f"похожа на {_quoted(other.company_name)} из строки {other.line}"
+            )
         fills = {k: v for k, v in row.company.items() if k not in plan.fills}
         plan.fills.update(fills)
         phones, emails = _new_channels(

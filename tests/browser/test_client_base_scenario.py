@@ -83,7 +83,9 @@ async def test_import_search_and_merge_duplicates(
             "будет создано",
             f"ООО «{SECOND_SPELLING}»",
             "Сидорова Анна Юрьевна",
+            # The likely duplicate is pointed out before anything is written.
             f"новая компания ООО «{SECOND_SPELLING}»; "
+            f"похожа на ООО «{FIRST_SPELLING}» из строки 3; "
             "новый контакт Сидорова Анна Юрьевна",
         ]
     )

@@ -112,3 +112,40 @@ async def test_a_group_the_base_refuses_is_rejected_and_its_chunk_still_goes_in(
     report = by_line(summary)
     assert report[3] == ("rejected", "отклонено проверкой базы")
     assert report[2][0] == report[4][0] == "created"
+
+
+async def test_names_one_typo_from_another_are_pointed_out_before_the_import(
+    sessions: SessionFactory,
+    importer: ImportService,
+    clients: ClientService,
+    users: dict[str, UserView],
+) -> None:
+    manager = users["manager"]
+    existing = await clients.create_company(
+        {"name": "ООО «Стройтехмонтаж»", "inn": INN_A}, user=manager, force=True
+    )
+    data = csv_bytes(
+        [
+            "Компания;ИНН;ФИО",
+            "Стройтехмантаж;;Петров Пётр",  # one letter from the base's company
+            "Электросбыт Плюс;;Орлов Антон",
+            "Электросбит Плюс;;Жуков Иван",  # one letter from line 3
+            f"Электросбыт-Плюс;{INN_B};Белов Олег",  # same name key as line 3
+        ]
+    )
+
+    dry = await run_file(importer, manager, data, "a.csv", dry_run=True)
+
+    report = by_line(dry)
+    assert report[2] == (
+        "created",
+        "новая компания «Стройтехмантаж»; новый контакт Петров Пётр; "
+        f"похожа на ООО «Стройтехмонтаж» (№{existing}) в базе",
+    )
+    assert report[3] == (
+        "created",
+        "новая компания «Электросбыт Плюс»; новый контакт Орлов Антон",
+    )
+    assert report[4][1].startswith(
+        "новая компания «Электросбит Плюс»; похожа на «Электросбыт Плюс» из строки 3"
+    )
