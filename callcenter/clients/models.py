@@ -39,6 +39,14 @@ class Company(Timestamped, Base):
             postgresql_using="gin",
             postgresql_ops={"name_key": "gin_trgm_ops"},
         ),
+        # One-letter deletions of the name (migration 0006 defines the function):
+        # names one typo apart, found by equality (imports).
+        Index(
+            "ix_companies_name_variants",
+            text("name_key_variants(name_key)"),
+            postgresql_using="gin",
+            postgresql_where=text("length(name_key) >= 5"),
+        ),
         # Words of the name, for "starts with" while typing (search).
         Index(
             "ix_companies_name_words",

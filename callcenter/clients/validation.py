@@ -87,6 +87,18 @@ def name_key(name: str) -> str:
     return _SPACES_RE.sub(" ", rest).strip().lower()
 
 
+# Below this length a name is one letter from too many others to call it a typo.
+TYPO_MIN_KEY = 5
+
+
+def name_variants(key: str) -> set[str]:
+    """The key and its one-letter deletions, as SQL's ``name_key_variants``.
+
+    Two keys within one edit (a letter wrong, missing, extra) share a variant.
+    """
+    return {key} | {key[:i] + key[i + 1 :] for i in range(len(key))}
+
+
 def person_key(last: str, first: str, middle: str = "") -> str:
     return name_key(" ".join(p for p in (last, first, middle) if p))
 

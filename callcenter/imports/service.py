@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Text, delete, func, literal, select, text, true, update
+from sqlalchemy import Text, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,7 +42,6 @@ from callcenter.clients.access import (
     visible_contacts,
 )
 from callcenter.clients.changes import record_changes
-from callcenter.clients.duplicates import NAME_SIMILARITY
 from callcenter.clients.errors import ClientError
 from callcenter.clients.models import (
     Company,
@@ -55,7 +54,12 @@ from callcenter.clients.models import (
     PhoneKind,
 )
 from callcenter.clients.service import ClientService, equipment_fields, parse_date
-from callcenter.clients.validation import name_key, split_legal_form
+from callcenter.clients.validation import (
+    TYPO_MIN_KEY,
+    name_key,
+    name_variants,
+    split_legal_form,
+)
 from callcenter.db import SessionFactory, transaction, utcnow
 from callcenter.imports.errors import InvalidMapping, NoSuchImport
 from callcenter.imports.fields import FIELDS, check_mapping
@@ -935,20 +939,14 @@ def _claims(space: str, group: Group, record: str) -> set[str]:
 
 
 def _find_lookalikes(groups: list[Group]) -> None:
-    """Mark each company whose name is one typo away from an earlier one of the file.
-
-    Two names one edit apart share a key with one letter deleted (or one is such a
-    key of the other): one dictionary of those variants finds every pair in a
-    single pass, however long the file.
-    """
+    """Mark each company whose name is one typo away from an earlier one of the file
+    (one dictionary of name variants: a single pass, however long the file)."""
     seen: dict[str, Group] = {}
     for group in groups:
-        if group.is_private:
+        key = name_key(group.name)
+        if group.is_private or len(key) < TYPO_MIN_KEY:
             continue
-        key = name_key(group.name).replace(" ", "")
-        if len(key) < 5:
-            continue  # short names are one letter from too many others
-        variants = {key} | {key[:i] + key[i + 1 :] for i in range(len(key))}
+        variants = name_variants(key)
         earlier = next((seen[v] for v in variants if v in seen), None)
         if earlier is not None and not _different_entities(earlier, group):
             group.lookalike = earlier.rows[0]
@@ -965,37 +963,35 @@ async def _note_similar_names(
     session: AsyncSession, new: list[tuple[Group, Plan]]
 ) -> None:
     """Tell, on the first row of each new company, which company of the base has a
-    similar name: a likely duplicate the user should see before the import."""
-    keys = sorted({name_key(group.name) for group, _ in new} - {""})
-    if not keys:
+    name one typo away: a likely duplicate the user should see before the import.
+
+    One probe of the variants index (migration 0006) for the whole chunk.
+    """
+    wanted: dict[str, set[str]] = {}  # variant -> new keys that have it
+    for group, _ in new:
+        key = name_key(group.name)
+        if len(key) >= TYPO_MIN_KEY:
+            for variant in name_variants(key):
+                wanted.setdefault(variant, set()).add(key)
+    if not wanted:
         return
-    await session.execute(
-        text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"),
-        {"t": str(NAME_SIMILARITY)},
-    )
-    typed = (
-        func.unnest(literal(keys, ARRAY(Text)))
-        .table_valued("key")
-        .render_derived("typed")
-    )
-    best = (
-        select(Company.id, Company.name, Company.inn)
+    variants = func.name_key_variants(Company.name_key)
+    rows = await session.execute(
+        select(Company.id, Company.name, Company.inn, Company.name_key)
         .where(
             Company.merged_into_id.is_(None),
-            Company.name_key.op("%")(typed.c.key),
-            Company.name_key != typed.c.key,
+            # Inline, so the planner matches the partial index's predicate.
+            func.length(Company.name_key)
+            >= literal(TYPO_MIN_KEY, literal_execute=True),
+            variants.op("&&")(literal(sorted(wanted), ARRAY(Text))),
         )
-        .order_by(func.similarity(Company.name_key, typed.c.key).desc(), Company.id)
-        .limit(3)
-        .lateral("best")
+        .order_by(Company.id)
     )
     found: dict[str, list[Any]] = {}
-    for row in await session.execute(
-        select(typed.c.key, best.c.id, best.c.name, best.c.inn)
-        .select_from(typed)
-        .join(best, true())
-    ):
-        found.setdefault(row.key, []).append(row)
+    for row in rows:
+        keys = {k for v in name_variants(row.name_key) for k in wanted.get(v, ())}
+        for key in keys - {row.name_key}:
+            found.setdefault(key, []).append(row)
 
     for group, plan in new:
         inn = group.first("inn")
@@ -1003,7 +999,7 @@ async def _note_similar_names(
             c
             for c in found.get(name_key(group.name), ())
             if not (inn and c.inn and c.inn != inn)
-        ]
+        ][:3]
         if similar and plan.report:
             names = ", ".join(f"{_quoted(c.name)} (№{c.id})" for c in similar)
             entry = plan.report[0]
