@@ -31,8 +31,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Text, delete, func, literal, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Text, delete, func, literal, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -975,17 +975,30 @@ async def _note_similar_names(
                 wanted.setdefault(variant, set()).add(key)
     if not wanted:
         return
-    variants = func.name_key_variants(Company.name_key)
-    rows = await session.execute(
+    # One index probe per variant (a LATERAL join): with the whole array in one
+    # condition the planner expects a large share of the table and scans it all.
+    typed = (
+        func.unnest(literal(sorted(wanted), ARRAY(Text)))
+        .table_valued("variant")
+        .render_derived("typed")
+    )
+    near = (
         select(Company.id, Company.name, Company.inn, Company.name_key)
         .where(
             Company.merged_into_id.is_(None),
             # Inline, so the planner matches the partial index's predicate.
             func.length(Company.name_key)
             >= literal(TYPO_MIN_KEY, literal_execute=True),
-            variants.op("&&")(literal(sorted(wanted), ARRAY(Text))),
+            func.name_key_variants(Company.name_key).op("&&")(array([typed.c.variant])),
         )
-        .order_by(Company.id)
+        .lateral("near")
+    )
+    rows = await session.execute(
+        select(near.c.id, near.c.name, near.c.inn, near.c.name_key)
+        .select_from(typed)
+        .join(near, true())
+        .distinct()
+        .order_by(near.c.id)
     )
     found: dict[str, list[Any]] = {}
     for row in rows:
