@@ -45,6 +45,7 @@ class Company(Timestamped, Base):
             "ix_companies_name_variants",
             text("name_key_variants(name_key)"),
             postgresql_using="gin",
+            postgresql_with={"fastupdate": "off"},
             postgresql_where=text("length(name_key) >= 5"),
         ),
         # Words of the name, for "starts with" while typing (search).
