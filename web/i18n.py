@@ -243,6 +243,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "act_move": {"ru": "перенос", "en": "moved"},
     "act_share": {"ru": "доступ", "en": "shared"},
     "act_merge": {"ru": "объединение", "en": "merged"},
+    "subject_contact": {"ru": "контакт", "en": "contact"},
+    "subject_equipment": {"ru": "оборудование", "en": "equipment"},
     "moved_contacts": {"ru": "перенесено контактных лиц", "en": "contacts moved"},
     "moved_phones": {"ru": "перенесено телефонов", "en": "phones moved"},
     "moved_emails": {"ru": "перенесено адресов эл. почты", "en": "e-mails moved"},

@@ -1180,19 +1180,33 @@ class ClientService:
                 await self._visible_contact(session, entity_id, user)
             else:
                 raise NoSuchClient(entity_id)
+            own = (ChangeRecord.entity == entity) & (
+                ChangeRecord.entity_id == entity_id
+            )
+            if entity == "company":
+                # The company's card also tells what happened to its people and
+                # its equipment.
+                people = select(Contact.id).where(Contact.company_id == entity_id)
+                items = select(Equipment.id).where(Equipment.company_id == entity_id)
+                own = or_(
+                    own,
+                    (ChangeRecord.entity == "contact")
+                    & ChangeRecord.entity_id.in_(people),
+                    (ChangeRecord.entity == "equipment")
+                    & ChangeRecord.entity_id.in_(items),
+                )
             rows = (
                 await session.execute(
                     select(ChangeRecord, User.full_name)
                     .outerjoin(User, User.id == ChangeRecord.user_id)
-                    .where(
-                        ChangeRecord.entity == entity,
-                        ChangeRecord.entity_id == entity_id,
-                    )
+                    .where(own)
                     .order_by(ChangeRecord.id.desc())
                     .limit(limit)
                 )
             ).all()
-            titles = await self._merge_titles(session, entity, [c for c, _ in rows])
+            changes = [c for c, _ in rows]
+            titles = await self._merge_titles(session, entity, changes)
+            subjects = await self._subjects(session, entity, changes)
         return [
             {
                 "at": _iso(change.at),
@@ -1203,9 +1217,37 @@ class ClientService:
                 "new": change.new_value,
                 "old_title": titles.get(change.old_value or ""),
                 "new_title": titles.get(change.new_value or ""),
+                # Whose row it is when not the record's own: a contact, an item.
+                "subject": subjects.get((change.entity, change.entity_id)),
             }
             for change, name in rows
         ]
+
+    async def _subjects(
+        self, session: AsyncSession, entity: str, changes: Sequence[ChangeRecord]
+    ) -> dict[tuple[str, int], dict[str, str]]:
+        others = {(c.entity, c.entity_id) for c in changes if c.entity != entity}
+        people = [i for kind, i in others if kind == "contact"]
+        items = [i for kind, i in others if kind == "equipment"]
+        subjects: dict[tuple[str, int], dict[str, str]] = {}
+        if people:
+            for contact_id, name in await session.execute(
+                select(Contact.id, _full_name()).where(Contact.id.in_(people))
+            ):
+                subjects[("contact", contact_id)] = {
+                    "kind": "contact",
+                    "name": name,
+                    "url": f"/contacts/{contact_id}",
+                }
+        if items:
+            for item_id, vendor, model, kind in await session.execute(
+                select(
+                    Equipment.id, Equipment.vendor, Equipment.model, Equipment.kind
+                ).where(Equipment.id.in_(items))
+            ):
+                label = " ".join(p for p in (vendor, model or kind) if p)
+                subjects[("equipment", item_id)] = {"kind": "equipment", "name": label}
+        return subjects
 
     async def _merge_titles(
         self, session: AsyncSession, entity: str, changes: Sequence[ChangeRecord]
@@ -1225,11 +1267,8 @@ class ClientService:
                 select(Company.id, Company.name).where(Company.id.in_(ids))
             )
         else:
-            full_name = func.concat_ws(
-                " ", Contact.last_name, Contact.first_name, Contact.middle_name
-            )
             found = await session.execute(
-                select(Contact.id, full_name).where(Contact.id.in_(ids))
+                select(Contact.id, _full_name()).where(Contact.id.in_(ids))
             )
         return {str(record_id): title for record_id, title in found}
 
@@ -1458,6 +1497,12 @@ class _BulkRows:
                 await session.execute(
                     insert(model).execution_options(render_nulls=True), rows
                 )
+
+
+def _full_name() -> Any:
+    """A contact's Ф. И. О. in SQL, without blanks for the missing parts."""
+    parts = (Contact.last_name, Contact.first_name, Contact.middle_name)
+    return func.concat_ws(" ", *(func.nullif(p, "") for p in parts))
 
 
 def equipment_fields(item: Equipment) -> dict[str, Any]:

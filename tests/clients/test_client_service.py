@@ -280,3 +280,33 @@ async def test_moving_a_contact_takes_their_calls_and_history_along(
     assert [i["call_id"] for i in new_card["interactions"]] == [str(call_id)]
     contact = await service.get_contact(contact_id, user=manager)
     assert (contact["company_id"], contact["company_name"]) == (new_id, "АО Лютик")
+
+
+async def test_the_company_history_tells_what_happened_to_its_people_and_equipment(
+    service: ClientService, manager: UserView
+) -> None:
+    company_id = await service.create_company(
+        {"name": "Вектор", "contacts": [{"last_name": "Орлов", "first_name": "Антон"}]},
+        user=manager,
+        force=True,
+    )
+    (contact,) = (await service.get_company(company_id, user=manager))["contacts"]
+    await service.update_contact(contact["id"], {"position": "Директор"}, user=manager)
+    await service.add_equipment(
+        company_id, {"vendor": "Yealink", "model": "T46U", "quantity": 3}, user=manager
+    )
+
+    history = await service.history("company", company_id, user=manager)
+
+    position = next(h for h in history if h["field"] == "position")
+    assert (position["action"], position["new"]) == ("update", "Директор")
+    assert position["subject"] == {
+        "kind": "contact",
+        "name": "Орлов Антон",
+        "url": f"/contacts/{contact['id']}",
+    }
+    quantity = next(h for h in history if h["field"] == "quantity")
+    assert quantity["subject"] == {"kind": "equipment", "name": "Yealink T46U"}
+    assert quantity["new"] == "3"
+    name = next(h for h in history if h["field"] == "name")
+    assert name["subject"] is None and name["new"] == "Вектор"
