@@ -481,17 +481,20 @@ def _company_names(query: SearchQuery, user: UserView, limit: int) -> list[Looku
 # -- contact persons ---------------------------------------------------------------
 
 
+_CONTACT_COLUMNS = (
+    Contact.id,
+    Contact.last_name,
+    Contact.first_name,
+    Contact.middle_name,
+    Contact.position,
+    Contact.company_id,
+)
+
+
 def _contact_statement(user: UserView) -> Select[Any]:
     # The employer's name is added to the few hits afterwards (_attach_companies):
     # joining it here made the planner read all companies for a common name.
-    return select(
-        Contact.id,
-        Contact.last_name,
-        Contact.first_name,
-        Contact.middle_name,
-        Contact.position,
-        Contact.company_id,
-    ).where(visible_contacts(user))
+    return select(*_CONTACT_COLUMNS).where(visible_contacts(user))
 
 
 def _contact_hit(rank: int, match: str, matched: Any = None) -> MakeHit:
@@ -577,15 +580,7 @@ def _contact_names(query: SearchQuery, user: UserView, limit: int) -> list[Looku
             .subquery()
         )
         ranked = (
-            select(
-                Contact.id,
-                Contact.last_name,
-                Contact.first_name,
-                Contact.middle_name,
-                Contact.position,
-                Contact.company_id,
-                score.label("score"),
-            )
+            select(*_CONTACT_COLUMNS, score.label("score"))
             .join(sample, sample.c.id == Contact.id)
             .order_by(score.desc(), Contact.last_name, Contact.id)
             .limit(limit)

@@ -758,18 +758,9 @@ class ClientService:
                 contact.company_id = company.id
                 people.append((contact, channels))
             items += (Equipment(company_id=company.id, **e) for e in equipment)
-        session.add_all(items)
-        await self.store_contacts(session, people, user, batch_id)
-        for item in items:
-            rows.changes += change_rows(
-                entity="equipment",
-                entity_id=item.id,
-                before=None,
-                after=equipment_fields(item),
-                user_id=user.id,
-                batch_id=batch_id,
-            )
         await rows.insert(session)
+        await self.store_contacts(session, people, user, batch_id)
+        await self.store_equipment(session, items, user, batch_id)
 
         ids = [company.id for company in companies]
         await self._link_past_calls(session, ids)
@@ -1102,17 +1093,30 @@ class ClientService:
         async with transaction(self._sessions) as session:
             await self._visible_company(session, company_id, user)
             item = Equipment(company_id=company_id, **clean)
-            session.add(item)
-            await session.flush()
-            record_changes(
-                session,
+            await self.store_equipment(session, [item], user)
+        return item.id
+
+    async def store_equipment(
+        self,
+        session: AsyncSession,
+        items: Sequence[Equipment],
+        user: UserView,
+        batch_id: uuid.UUID | None = None,
+    ) -> None:
+        """Insert checked equipment items in one flush, with their change rows."""
+        session.add_all(items)
+        await session.flush()
+        rows = _BulkRows()
+        for item in items:
+            rows.changes += change_rows(
                 entity="equipment",
                 entity_id=item.id,
                 before=None,
                 after=equipment_fields(item),
                 user_id=user.id,
+                batch_id=batch_id,
             )
-        return item.id
+        await rows.insert(session)
 
     async def update_equipment(
         self, equipment_id: int, changes: Mapping[str, Any], *, user: UserView

@@ -53,7 +53,7 @@ from callcenter.clients.models import (
     Phone,
     PhoneKind,
 )
-from callcenter.clients.service import ClientService, equipment_fields, parse_date
+from callcenter.clients.service import ClientService, parse_date
 from callcenter.clients.validation import (
     TYPO_MIN_KEY,
     name_key,
@@ -549,7 +549,7 @@ class ImportService:
                 person = next(iter(plan.people.values()), None)
                 owner = None if plan.company_id or person is None else person.contact_id
                 await _write_equipment(
-                    session, plan, plan.company_id, owner, user, run_id
+                    self._clients, session, plan, plan.company_id, owner, user, run_id
                 )
 
         if new_companies:
@@ -1379,6 +1379,7 @@ def _log_channels(
 
 
 async def _write_equipment(
+    clients: ClientService,
     session: AsyncSession,
     plan: Plan,
     company_id: int | None,
@@ -1405,18 +1406,7 @@ async def _write_equipment(
         Equipment(company_id=company_id, contact_id=contact_id, **item)
         for item in plan.equipment
     ]
-    session.add_all(items)
-    await session.flush()
-    for item in items:
-        record_changes(
-            session,
-            entity="equipment",
-            entity_id=item.id,
-            before=None,
-            after=equipment_fields(item),
-            user_id=user.id,
-            batch_id=run_id,
-        )
+    await clients.store_equipment(session, items, user, run_id)
 
 
 # -- runs as dictionaries -----------------------------------------------------------
