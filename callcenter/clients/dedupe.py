@@ -21,6 +21,7 @@ page and the benchmark call.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ logger = logging.getLogger(__name__)
 NAME_SIMILARITY = 0.45
 MAX_GROUP = 20
 MAX_PAGE = 500
+# What one scan keeps for paging (MergeService cuts pages from it).
+MAX_PAIRS = 20_000
 SCAN_WORK_MEM = "128MB"
 # How much one reason alone says about two records being one client.
 WEIGHTS = {"inn": 0.95, "email": 0.8, "phone": 0.7, "name": 0.6}
@@ -101,6 +104,8 @@ class DuplicatePage:
     limit: int
     offset: int
     pairs: list[DuplicatePair]
+    # When the base was scanned (a page may come from an earlier scan).
+    scanned_at: dt.datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -109,11 +114,12 @@ class DuplicatePage:
             "limit": self.limit,
             "offset": self.offset,
             "pairs": [p.as_dict() for p in self.pairs],
+            "scanned_at": self.scanned_at.isoformat() if self.scanned_at else None,
         }
 
 
 def _page(limit: int, offset: int) -> tuple[int, int]:
-    return min(max(limit, 1), MAX_PAGE), max(offset, 0)
+    return min(max(limit, 1), MAX_PAIRS), max(offset, 0)
 
 
 async def _tune_scan(session: AsyncSession) -> None:

@@ -25,8 +25,10 @@ Errors (all ``ClientError``):
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,8 +42,11 @@ from callcenter.calls.models import Call
 from callcenter.clients.access import visible_companies, visible_contacts
 from callcenter.clients.changes import record_changes
 from callcenter.clients.dedupe import (
+    MAX_PAGE,
+    MAX_PAIRS,
     WHOLE_BASE_ROLES,
     DuplicatePage,
+    DuplicatePair,
     scan_company_duplicates,
     scan_contact_duplicates,
 )
@@ -239,21 +244,78 @@ def suggested_choice(field: str, survivor: Any, merged: Any) -> str:
 # -- the service ---------------------------------------------------------------------
 
 
+# How long a duplicates scan is reused for paging before the base is scanned again.
+SCAN_TTL = 600.0
+
+
+@dataclass(slots=True)
+class _Scan:
+    done: float  # time.monotonic()
+    scanned_at: dt.datetime
+    pairs: list[DuplicatePair]
+
+
 class MergeService:
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, *, scan_ttl: float = SCAN_TTL) -> None:
         self._sessions = sessions
+        self._scan_ttl = scan_ttl
+        self._scans: dict[tuple[str, int | None], _Scan] = {}
+        self._scan_locks: dict[tuple[str, int | None], asyncio.Lock] = {}
 
     async def duplicates(
-        self, entity: str, *, user: UserView, limit: int = 50, offset: int = 0
+        self,
+        entity: str,
+        *,
+        user: UserView,
+        limit: int = 50,
+        offset: int = 0,
+        refresh: bool = False,
     ) -> DuplicatePage:
+        """A page of likely duplicates, cut from the last scan of what the user
+        may review (the whole base, or a manager's own clients).
+
+        A scan of a large base takes seconds (19 s on 200,000 companies), so it
+        is kept for ``scan_ttl`` seconds, or until ``refresh``; a merge takes
+        its pairs out of the kept list at once.
+        """
         _check_entity(entity)
-        async with self._sessions() as session:
-            scan = (
-                scan_company_duplicates
-                if entity == "company"
-                else scan_contact_duplicates
+        limit, offset = min(max(limit, 1), MAX_PAGE), max(offset, 0)
+        key = (entity, None if user.role in WHOLE_BASE_ROLES else user.id)
+        asked = time.monotonic()
+        async with self._scan_locks.setdefault(key, asyncio.Lock()):
+            scan = self._scans.get(key)
+            # A scan that finished while this request waited is fresh enough.
+            stale = scan is None or (
+                time.monotonic() - scan.done > self._scan_ttl
+                or (refresh and scan.done < asked)
             )
-            return await scan(session, user=user, limit=limit, offset=offset)
+            if stale:
+                scan = self._scans[key] = await self._scan(entity, user)
+        assert scan is not None
+        return DuplicatePage(
+            entity,
+            len(scan.pairs),
+            limit,
+            offset,
+            scan.pairs[offset : offset + limit],
+            scanned_at=scan.scanned_at,
+        )
+
+    async def _scan(self, entity: str, user: UserView) -> _Scan:
+        scan = (
+            scan_company_duplicates if entity == "company" else scan_contact_duplicates
+        )
+        async with self._sessions() as session:
+            page = await scan(session, user=user, limit=MAX_PAIRS)
+        return _Scan(time.monotonic(), utcnow(), page.pairs)
+
+    def _forget_pairs(self, entity: str, record_id: int) -> None:
+        """Take a merged-away record's pairs out of every kept scan."""
+        for (scanned, _), scan in self._scans.items():
+            if scanned == entity:
+                scan.pairs = [
+                    p for p in scan.pairs if record_id not in (p.first_id, p.second_id)
+                ]
 
     async def preview(
         self, entity: str, survivor_id: int, merged_id: int, *, user: UserView
@@ -399,6 +461,7 @@ class MergeService:
             ",".join(changed) or "-",
             counts,
         )
+        self._forget_pairs(entity, merged_id)
         return MergeResult(
             merge.id, entity, survivor_id, merged_id, tuple(changed), counts
         )
@@ -490,6 +553,7 @@ class MergeService:
             user.id,
             ",".join(kept) or "-",
         )
+        self._scans.clear()  # the record is back: its pairs may be too
         return UndoResult(merge.id, tuple(restored), tuple(kept), moved_back)
 
     async def get_merge(self, merge_id: uuid.UUID, *, user: UserView) -> dict[str, Any]:

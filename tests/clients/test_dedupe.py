@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from callcenter.clients.dedupe import scan_company_duplicates, scan_contact_duplicates
+from callcenter.clients.merge import MergeService
 from callcenter.clients.service import ClientService
 from callcenter.db import SessionFactory
 from callcenter.users.service import UserService
@@ -151,3 +152,30 @@ async def test_switchboard_colleagues_pair_only_on_the_same_extension(
 
     found = {(p.first_name, p.second_name): p.reasons for p in page.pairs}
     assert found == {("Орлов Антон", "Титов Глеб"): ["phone"]}
+
+
+async def test_the_duplicates_list_pages_one_scan_until_asked_or_merged(
+    sessions: SessionFactory, base: dict[str, int]
+) -> None:
+    service = UserService(sessions, session_max_age=dt.timedelta(hours=1))
+    supervisor = await service.get_user(base["supervisor"])
+    manager = await service.get_user(base["manager"])
+    merges = MergeService(sessions)
+
+    first = await merges.duplicates("company", user=supervisor, limit=2)
+    clients = ClientService(sessions)
+    newcomer = await make_company(clients, manager, "Газпромнафть")
+    kept = await merges.duplicates("company", user=supervisor, limit=50, offset=0)
+
+    assert first.total == kept.total == 5 and len(first.pairs) == 2
+    assert kept.scanned_at == first.scanned_at
+    assert newcomer not in {p.second_id for p in kept.pairs}
+
+    fresh = await merges.duplicates("company", user=supervisor, refresh=True)
+    assert fresh.total == 6 and fresh.scanned_at > first.scanned_at
+    assert frozenset((base["other_a"], newcomer)) in _pairs(fresh)
+
+    await merges.merge("company", base["typo_a"], base["typo_b"], {}, user=manager)
+    after = await merges.duplicates("company", user=supervisor)
+    assert after.total == 5 and after.scanned_at == fresh.scanned_at
+    assert frozenset((base["typo_a"], base["typo_b"])) not in _pairs(after)

@@ -61,6 +61,10 @@ def _number(raw: Any, field: str, default: int | None = None) -> int:
     return number
 
 
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")
+
+
 def _merge_id(request: web.Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info["merge_id"])
@@ -83,6 +87,7 @@ async def api_duplicates(request: web.Request) -> web.Response:
         user=current_user(request),
         limit=_number(request.query.get("limit"), "limit", PAGE_SIZE),
         offset=_number(request.query.get("offset"), "offset", 0),
+        refresh=_flag(request.query.get("refresh")),
     )
     return web.json_response(page.as_dict())
 
@@ -145,6 +150,7 @@ async def duplicates_page(request: web.Request) -> web.StreamResponse:
         user=current_user(request),
         limit=PAGE_SIZE,
         offset=(page_number - 1) * PAGE_SIZE,
+        refresh=_flag(request.query.get("refresh")),
     )
     pages = max((page.total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     context = {
@@ -263,6 +269,12 @@ PATHS: dict[str, Any] = {
                 _ENTITY,
                 query("limit", {"type": "integer", "maximum": 500}, "Page size (50)"),
                 query("offset", {"type": "integer"}, "Pairs to skip"),
+                query(
+                    "refresh",
+                    {"type": "boolean"},
+                    "Scan the base again instead of paging the last scan "
+                    "(kept up to 10 minutes)",
+                ),
             ],
             "responses": {"200": {"description": "total and a page of pairs"}},
         }
