@@ -47,6 +47,15 @@ async def test_new_client_meets_its_duplicate_then_is_edited_with_history(
     await expect(warning.locator(".dup-reason")).to_have_text(["похожее название"])
     await screenshot(page, "new-client-duplicate-warning")
 
+    # Enter in a field is a plain save: the server shows the duplicates again.
+    await form.locator("input[name=position]").press("Enter")
+    await page.wait_for_load_state()
+    await expect(page.locator("#duplicates li")).to_contain_text(EXISTING)
+    assert page.url.endswith("/clients/new")
+    await expect(form.locator("input[name=contact_name]")).to_have_value(
+        "Петров Иван Сергеевич"
+    )
+
     await warning.get_by_role("button", name="Всё равно сохранить").click()
     await page.wait_for_url(re.compile(r"/clients/\d+$"))
     company_id = int(page.url.rsplit("/", 1)[1])
