@@ -149,6 +149,14 @@ def _display_phone(raw: str) -> str:
         return raw
 
 
+def _phone_lines(phones: list[dict[str, Any]]) -> str:
+    """Numbers for a form's text area, one a line, extensions kept ("доб. 45")."""
+    return "\n".join(
+        f"{p['display']} доб. {p['extension']}" if p.get("extension") else p["display"]
+        for p in phones
+    )
+
+
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in re.split(r"[\n;]+", text) if line.strip()]
 
@@ -226,7 +234,7 @@ def _company_form(company: dict[str, Any] | None, phone: str = "") -> dict[str, 
         name: "" if company.get(name) is None else str(company[name])
         for name in COMPANY_FORM_FIELDS
     }
-    form["phones"] = "\n".join(p["display"] for p in company["phones"])
+    form["phones"] = _phone_lines(company["phones"])
     form["emails"] = "\n".join(company["emails"])
     return form
 
@@ -405,7 +413,7 @@ def _contact_form(contact: dict[str, Any] | None) -> dict[str, str]:
         for name in CONTACT_FORM_FIELDS
     }
     form["birthday"] = ru_date(contact.get("birthday"))
-    form["phones"] = "\n".join(p["display"] for p in contact["phones"])
+    form["phones"] = _phone_lines(contact["phones"])
     form["emails"] = "\n".join(contact["emails"] or filter(None, [contact["email"]]))
     form["channels"] = "\n".join(
         f"{c.get('kind', 'other')}: {c.get('value', '')}"
