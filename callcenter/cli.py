@@ -144,6 +144,14 @@ def cmd_users(args: argparse.Namespace) -> int:
                 _with_users(url, lambda users: users.set_password(args.login, password))
             )
             print("Password changed.")
+        elif args.users_command == "team":
+            supervisor = None if args.supervisor == "-" else args.supervisor
+            asyncio.run(
+                _with_users(
+                    url, lambda users: users.set_supervisor(args.login, supervisor)
+                )
+            )
+            print("Team changed.")
         elif args.users_command == "token":
             token = asyncio.run(
                 _with_users(
@@ -165,36 +173,59 @@ DEMO_USERS = (
     ("head", "Сергей Попов", "head", ()),
     ("admin", "Администратор", "admin", ()),
 )
+# name, INN, contact, position, phone, responsible (login), equipment model
 DEMO_CLIENTS = (
     (
         "ООО «Ромашка»",
-        "7701234567",
+        "7707083893",
         "Петров Иван Сергеевич",
         "Главный инженер",
         "+7 (916) 123-45-67",
+        "manager",
+        ("IP-АТС", "Panasonic", "KX-TDE100"),
     ),
     (
         "АО «Север-Трейд»",
-        "7812345670",
+        "7736050003",
         "Соколова Мария Андреевна",
         "Закупки",
         "8 (495) 111-22-33",
+        "manager",
+        ("IP-телефон", "Yealink", "T46U"),
     ),
-    ("ИП Васильев", "", "Васильев Олег", "Владелец", "+7 916 123-45-60"),
+    (
+        "ИП Васильев",
+        "",
+        "Васильев Олег",
+        "Владелец",
+        "+7 916 123-45-60",
+        "manager",
+        None,
+    ),
+    (
+        "ООО «Вектор»",
+        "5001007329",
+        "Кузьмин Олег Петрович",
+        "Директор",
+        "+7 (812) 765-43-21",
+        "manager2",
+        ("Шлюз", "Grandstream", "GXW4216"),
+    ),
 )
 
 
 async def _seed_demo(url: str) -> None:
-    """Demo users and clients; safe to run again (existing ones are kept)."""
+    """Demo users (the managers in the supervisor's team) and clients, created the
+    way the panel creates them; safe to run again (existing ones are kept)."""
     from sqlalchemy import select
 
-    from callcenter.clients.models import Company, Contact, Phone
-    from callcenter.db import create_engine, create_session_factory, transaction
-    from callcenter.phones import parse_phone
+    from callcenter.clients.models import Company
+    from callcenter.clients.service import ClientService
+    from callcenter.db import create_engine, create_session_factory
     from callcenter.users.models import Role
 
     async def add_users(users):  # type: ignore[no-untyped-def]
-        ids = {}
+        views, created = {}, []
         for login, name, role, extensions in DEMO_USERS:
             existing = await users.find_user_by_login(login)
             if existing is None:
@@ -205,40 +236,46 @@ async def _seed_demo(url: str) -> None:
                     password=DEMO_PASSWORD,
                     extensions=extensions,
                 )
-            ids[login] = existing.id
-        return ids
+                created.append(existing)
+            views[login] = existing
+        for user in created:
+            if user.role is Role.MANAGER:  # Ольга's team
+                await users.set_supervisor(user.login, "supervisor")
+        return views
 
-    ids = await _with_users(url, add_users)
+    users = await _with_users(url, add_users)
     engine = create_engine(url, pool_size=2)
     try:
         sessions = create_session_factory(engine)
-        async with transaction(sessions) as session:
-            for name, inn, person, position, phone in DEMO_CLIENTS:
+        clients = ClientService(sessions)
+        for name, inn, person, position, phone, owner, item in DEMO_CLIENTS:
+            async with sessions() as session:
                 if await session.scalar(select(Company.id).where(Company.name == name)):
                     continue
-                company = Company(
-                    name=name, inn=inn or None, responsible_id=ids["manager"]
-                )
-                session.add(company)
-                await session.flush()
-                last, first, *middle = person.split()
-                contact = Contact(
-                    company_id=company.id,
-                    last_name=last,
-                    first_name=first,
-                    middle_name=" ".join(middle),
-                    position=position,
-                )
-                session.add(contact)
-                await session.flush()
-                number = parse_phone(phone)
-                session.add(
-                    Phone(
-                        company_id=company.id,
-                        contact_id=contact.id,
-                        e164=number.e164,
-                        raw=phone,
-                    )
+            last, first, *middle = person.split()
+            company_id = await clients.create_company(
+                {
+                    "name": name,
+                    "inn": inn,
+                    "contacts": [
+                        {
+                            "last_name": last,
+                            "first_name": first,
+                            "middle_name": " ".join(middle),
+                            "position": position,
+                            "phones": [phone],
+                        }
+                    ],
+                },
+                user=users[owner],
+                force=True,
+            )
+            if item is not None:
+                kind, vendor, model = item
+                await clients.add_equipment(
+                    company_id,
+                    {"kind": kind, "vendor": vendor, "model": model},
+                    user=users[owner],
                 )
     finally:
         await engine.dispose()
@@ -414,6 +451,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--password-stdin", action="store_true")
     users_commands.add_parser("list", help="list users")
+    team = users_commands.add_parser(
+        "team", help="put a manager in a supervisor's team ('-': in none)"
+    )
+    team.add_argument("login")
+    team.add_argument("supervisor")
 
     imports = commands.add_parser(
         "import", help="import clients from Excel, CSV, Outlook, vCard or 1C"

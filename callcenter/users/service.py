@@ -145,6 +145,27 @@ class UserService:
         logger.info("user created user_id=%s login=%s role=%s", user.id, login, role)
         return await self.get_user(user.id)
 
+    async def set_supervisor(self, login: str, supervisor_login: str | None) -> None:
+        """Put a manager in a supervisor's team (None: in no team)."""
+        async with transaction(self._sessions) as session:
+            user = await session.scalar(
+                select(User).where(User.login == login.strip().lower())
+            )
+            if user is None:
+                raise NoSuchUser(f"user {login} not found")
+            supervisor_id = None
+            if supervisor_login is not None:
+                supervisor = await session.scalar(
+                    select(User).where(User.login == supervisor_login.strip().lower())
+                )
+                if supervisor is None:
+                    raise NoSuchUser(f"user {supervisor_login} not found")
+                if supervisor.role is not Role.SUPERVISOR or supervisor.id == user.id:
+                    raise InvalidUserInput("supervisor", "must be another supervisor")
+                supervisor_id = supervisor.id
+            user.supervisor_id = supervisor_id
+        logger.info("team changed user_id=%s supervisor_id=%s", user.id, supervisor_id)
+
     async def get_user(self, user_id: int) -> UserView:
         async with self._sessions() as session:
             user = await session.scalar(
