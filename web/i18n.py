@@ -243,6 +243,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "act_move": {"ru": "перенос", "en": "moved"},
     "act_share": {"ru": "доступ", "en": "shared"},
     "act_merge": {"ru": "объединение", "en": "merged"},
+    "act_unmerge": {"ru": "отмена объединения", "en": "merge undone"},
     "subject_contact": {"ru": "контакт", "en": "contact"},
     "subject_equipment": {"ru": "оборудование", "en": "equipment"},
     "moved_contacts": {"ru": "перенесено контактных лиц", "en": "contacts moved"},

@@ -97,6 +97,8 @@ async def test_selections_api_save_share_and_page_results(
 
     html = await (await client.get(f"/selections/{selection}")).text()
     assert 'id="update-selection"' in html and ">Бета<" in html
+    # Filter values read as on the card.
+    assert '<option value="prospect">Потенциальный</option>' in html
 
     # The form path: "save as" posts the filters shown, then redirects to the new one.
     form = await client.post(
