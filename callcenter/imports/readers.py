@@ -47,7 +47,8 @@ MAX_ROWS = 100_000
 # A header row is looked for among the first rows: 1C puts a title and the date of
 # the report above the table.
 HEADER_SEARCH_ROWS = 20
-# csv's own default limit; a bigger cell is not something a person typed.
+# csv's own default limit; a bigger cell is not something a person typed: its row
+# is rejected, the file is still read.
 MAX_CELL = 131_072
 
 _OUTLOOK_MARKERS = (
@@ -186,6 +187,17 @@ def _table(lines: Iterator[tuple[int, list[str]]], format: str) -> Sheet:
         if len(sheet.rows) >= MAX_ROWS:
             raise UnreadableFile(f"больше {MAX_ROWS} строк: разделите файл на части")
         cells = (cells + [""] * len(headers))[: len(headers)]
+        if any(len(cell) > MAX_CELL for cell in cells):
+            longest = max(len(cell) for cell in cells)
+            problem = f"ячейка длиной {longest:,} знаков: не больше {MAX_CELL:,}"
+            sheet.rows.append(
+                Row(
+                    line=line,
+                    cells=[""] * len(headers),
+                    problem=problem.replace(",", " "),
+                )
+            )
+            continue
         sheet.rows.append(Row(line=line, cells=cells))
     return sheet
 
@@ -279,6 +291,9 @@ def detect_delimiter(text: str) -> str:
 def _read_csv(data: bytes) -> Sheet:
     text = decode_text(data)
     delimiter = detect_delimiter(text)
+    # The whole file may be one cell: the limit is the upload's; _table rejects
+    # the rows with a cell over MAX_CELL.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
 
     def lines() -> Iterator[tuple[int, list[str]]]:

@@ -309,10 +309,13 @@ def _equipment(values: dict[str, list[str]]) -> dict[str, Any] | None:
     if installed:
         item["installed_on"] = installed.split()[0]
     try:
-        return check_equipment(item, partial=False)
+        checked = check_equipment(item, partial=False)
     except InvalidClientInput as error:
         label = _EQUIPMENT_LABELS.get(error.field, error.field)
         raise RowRejected(f"оборудование, {label}: {error.reason}") from None
+    # Without a quantity, each serial number is one unit.
+    checked.setdefault("quantity", max(len(checked["serial_numbers"]), 1))
+    return checked
 
 
 def _phones(cells: list[str], region: str) -> list[Phone]:

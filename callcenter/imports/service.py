@@ -1160,6 +1160,8 @@ def _add_equipment(
     else:
         new = [s for s in item["serial_numbers"] if s not in current["serial_numbers"]]
         current["serial_numbers"] += new
+        # Rows of one item listing its units: at least one unit per serial number.
+        current["quantity"] = max(current["quantity"], len(current["serial_numbers"]))
     return [f"оборудование {label}: серийные номера {', '.join(new)}"] if new else []
 
 
@@ -1390,14 +1392,21 @@ async def _write_equipment(
     for item_id, serials in plan.serials.items():
         current = await session.get(Equipment, item_id)  # loaded while planning
         assert current is not None
-        before = list(current.serial_numbers)
-        current.serial_numbers = before + serials
+        before = {
+            "serial_numbers": current.serial_numbers,
+            "quantity": current.quantity,
+        }
+        current.serial_numbers = current.serial_numbers + serials
+        current.quantity = max(current.quantity, len(current.serial_numbers))
         record_changes(
             session,
             entity="equipment",
             entity_id=item_id,
-            before={"serial_numbers": before},
-            after={"serial_numbers": current.serial_numbers},
+            before=before,
+            after={
+                "serial_numbers": current.serial_numbers,
+                "quantity": current.quantity,
+            },
             user_id=user.id,
             batch_id=run_id,
         )

@@ -156,7 +156,7 @@ async def test_equipment_is_imported_once_and_gains_new_serial_numbers(
             "IP-АТС",
             "Panasonic",
             "KX-TDE100",
-            1,
+            2,  # one unit per serial number, whatever the first row said
             ["SN-1", "SN-2"],
             EquipmentStatus.INSTALLED,
             dt.date(2025, 3, 14),
@@ -182,4 +182,5 @@ async def test_equipment_is_imported_once_and_gains_new_serial_numbers(
     )
     items = await equipment_of(sessions, company_id=romashka.id)
     assert items[0].serial_numbers == ["SN-1", "SN-2", "SN-3"]
+    assert items[0].quantity == 3
     assert await count(sessions, Equipment) == 3

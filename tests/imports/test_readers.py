@@ -217,11 +217,16 @@ def test_huge_cells_reject_their_row_only() -> None:
     assert [g.name for g in groups] == ["Бета"]
 
 
-def test_a_cell_beyond_the_csv_limit_names_its_line() -> None:
-    data = csv_bytes([HEADER, "Альфа;;;;;", "Бета;" + "1" * (MAX_CELL + 10) + ";;;;"])
+def test_a_cell_beyond_the_limit_rejects_its_row_and_the_rest_goes_in() -> None:
+    huge = "1" * (MAX_CELL + 10)
+    data = csv_bytes([HEADER, "Альфа;;;;;", f"Бета;{huge};;;;", "Гамма;;;;;"])
 
-    with pytest.raises(UnreadableFile, match="строка 3"):
-        read_file(data, "a.csv")
+    _, groups, rejected, _ = prepare(data, "a.csv")
+
+    assert [(r.line, r.reason) for r in rejected] == [
+        (3, "ячейка длиной 131 082 знаков: не больше 131 072")
+    ]
+    assert [g.name for g in groups] == ["Альфа", "Гамма"]
 
 
 @pytest.mark.parametrize(
