@@ -72,6 +72,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "new_client": {"ru": "Новый клиент", "en": "New client"},
     "status": {"ru": "Статус", "en": "Status"},
     "not_found": {"ru": "Не найдено", "en": "Not found"},
+    "merged_here": {
+        "ru": "Здесь теперь карточка объединённой записи",
+        "en": "This card now holds the merged record",
+    },
+    "not_found_hint": {
+        "ru": "Такой записи нет, или у вас нет к ней доступа.",
+        "en": "There is no such record, or you have no access to it.",
+    },
     "forbidden": {"ru": "Нет доступа", "en": "Access denied"},
     "pbx_offline": {"ru": "АТС не подключена", "en": "PBX not connected"},
     "pbx_online": {"ru": "АТС подключена", "en": "PBX connected"},

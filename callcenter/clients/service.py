@@ -314,6 +314,32 @@ class ClientService:
         )
         return len(calls)
 
+    async def survivor_of(
+        self, entity: str, record_id: int, *, user: UserView
+    ) -> int | None:
+        """The record a merged-away company or contact now lives in, if the user
+        may see it (old links and bookmarks lead there); None otherwise."""
+        model: type[Company] | type[Contact] = (
+            Company if entity == "company" else Contact
+        )
+        visible = (
+            visible_companies(user) if entity == "company" else visible_contacts(user)
+        )
+        async with self._sessions() as session:
+            current = record_id
+            for _ in range(20):  # merge chains are short; a loop is not followed
+                target = await session.scalar(
+                    select(model.merged_into_id).where(model.id == current)
+                )
+                if target is None:
+                    break
+                current = target
+            if current == record_id:
+                return None
+            return await session.scalar(
+                select(model.id).where(model.id == current, visible)
+            )
+
     async def get_company(self, company_id: int, *, user: UserView) -> dict[str, Any]:
         async with self._sessions() as session:
             company = await session.scalar(

@@ -94,15 +94,22 @@ async def test_pages_merge_with_radios_and_undo(client: TestClient) -> None:  # 
     }
     without_csrf = {k: v for k, v in fields.items() if k != "csrf_token"}
     refused = await client.post("/merge", data=without_csrf, allow_redirects=False)
-    # TODO(the CSRF refusal page renders without the template context, so it
-    # answers 500 instead of 403 for every panel form; see the merge report).
-    assert refused.status in (403, 500)
+    assert refused.status == 403
     assert (await client.get(f"/api/clients/{ids['b']}")).status == 200
     posted = await client.post("/merge", data=fields, allow_redirects=False)
     assert posted.status == 302, await posted.text()
     result_url = posted.headers["Location"]
     result = await (await client.get(result_url)).text()
     assert "Отменить объединение" in result and "Ромашка-Юг" in result
+    # An old link to the merged-away card leads to the one that holds it now.
+    old_link = await client.get(f"/clients/{ids['b']}", allow_redirects=False)
+    assert old_link.headers["Location"] == f"/clients/{ids['a']}?merged={ids['b']}"
+    survivor = await (await client.get(old_link.headers["Location"])).text()
+    assert f"Здесь теперь карточка объединённой записи №{ids['b']}" in survivor
+    # Someone else's client: a 404 that says why, in the users' language.
+    hidden = await client.get(f"/clients/{ids['foreign']}")
+    assert hidden.status == 404
+    assert "нет к ней доступа" in await hidden.text()
 
     undone = await client.post(
         f"{result_url}/undo", data={"csrf_token": token}, allow_redirects=False

@@ -202,7 +202,13 @@ async def client_page(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     company_id = _id(request, "company_id")
 
-    company = await services.clients.get_company(company_id, user=user)
+    try:
+        company = await services.clients.get_company(company_id, user=user)
+    except NoSuchClient:
+        survivor = await services.clients.survivor_of("company", company_id, user=user)
+        if survivor is None:
+            raise
+        raise web.HTTPFound(f"/clients/{survivor}?merged={company_id}") from None
     history = await services.clients.history("company", company_id, user=user)
     # The calls rule (own calls, own clients; supervisors and up: all) decides which
     # calls and recordings of this client the user may hear.
@@ -221,6 +227,9 @@ async def client_page(request: web.Request) -> web.StreamResponse:
         "calls": calls,
         "user_names": names,
         "saved": request.query.get("saved") == "1",
+        # Came here through the link of a company merged into this one.
+        "merged_from": request.query.get("merged", "")[:18].isdigit()
+        and int(request.query["merged"]),
     }
     return _render("client.html", request, context)
 
@@ -501,7 +510,13 @@ async def contact_page(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     contact_id = _id(request, "contact_id")
 
-    contact = await services.clients.get_contact(contact_id, user=user)
+    try:
+        contact = await services.clients.get_contact(contact_id, user=user)
+    except NoSuchClient:
+        survivor = await services.clients.survivor_of("contact", contact_id, user=user)
+        if survivor is None:
+            raise
+        raise web.HTTPFound(f"/contacts/{survivor}?merged={contact_id}") from None
     history = await services.clients.history("contact", contact_id, user=user)
     contact["birthday_display"] = ru_date(contact["birthday"])
     context = {
