@@ -1235,7 +1235,7 @@ class ClientService:
                 )
             ).all()
             changes = [c for c, _ in rows]
-            titles = await self._merge_titles(session, entity, changes)
+            titles = await self._linked_titles(session, entity, changes)
             subjects = await self._subjects(session, entity, changes)
         return [
             {
@@ -1245,8 +1245,12 @@ class ClientService:
                 "field": change.field,
                 "old": change.old_value,
                 "new": change.new_value,
-                "old_title": titles.get(change.old_value or ""),
-                "new_title": titles.get(change.new_value or ""),
+                "old_title": titles.get(
+                    (_linked_kind(entity, change.field) or "", change.old_value or "")
+                ),
+                "new_title": titles.get(
+                    (_linked_kind(entity, change.field) or "", change.new_value or "")
+                ),
                 # Whose row it is when not the record's own: a contact, an item.
                 "subject": subjects.get((change.entity, change.entity_id)),
             }
@@ -1279,28 +1283,36 @@ class ClientService:
                 subjects[("equipment", item_id)] = {"kind": "equipment", "name": label}
         return subjects
 
-    async def _merge_titles(
+    async def _linked_titles(
         self, session: AsyncSession, entity: str, changes: Sequence[ChangeRecord]
-    ) -> dict[str, str]:
-        """Names of the records a merge log row points at, by id as logged."""
-        ids = {
-            int(value)
-            for c in changes
-            if c.field in ("merged_from", "merged_into_id")
-            for value in (c.old_value, c.new_value)
-            if value and value.isdigit()
-        }
-        if not ids:
-            return {}
-        if entity == "company":
-            found = await session.execute(
-                select(Company.id, Company.name).where(Company.id.in_(ids))
-            )
-        else:
-            found = await session.execute(
-                select(Contact.id, _full_name()).where(Contact.id.in_(ids))
-            )
-        return {str(record_id): title for record_id, title in found}
+    ) -> dict[tuple[str, str], str]:
+        """Names of the records change rows point at (a merge's other record, a
+        contact's company), by (kind, id as logged)."""
+        wanted: dict[str, set[int]] = {"company": set(), "contact": set()}
+        for change in changes:
+            kind = _linked_kind(entity, change.field)
+            if kind is not None:
+                wanted[kind].update(
+                    int(v)
+                    for v in (change.old_value, change.new_value)
+                    if v and v.isdigit()
+                )
+        titles: dict[tuple[str, str], str] = {}
+        if wanted["company"]:
+            for record_id, title in await session.execute(
+                select(Company.id, Company.name).where(
+                    Company.id.in_(wanted["company"])
+                )
+            ):
+                titles[("company", str(record_id))] = title
+        if wanted["contact"]:
+            for record_id, title in await session.execute(
+                select(Contact.id, _full_name()).where(
+                    Contact.id.in_(wanted["contact"])
+                )
+            ):
+                titles[("contact", str(record_id))] = title
+        return titles
 
     async def company_completeness(
         self, session: AsyncSession, company: Company
@@ -1527,6 +1539,15 @@ class _BulkRows:
                 await session.execute(
                     insert(model).execution_options(render_nulls=True), rows
                 )
+
+
+def _linked_kind(entity: str, field: str | None) -> str | None:
+    """What kind of record a logged field holds the id of, if any."""
+    if field == "company_id":
+        return "company"
+    if field in ("merged_from", "merged_into_id"):
+        return entity
+    return None
 
 
 def _full_name() -> Any:

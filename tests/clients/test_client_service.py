@@ -280,6 +280,12 @@ async def test_moving_a_contact_takes_their_calls_and_history_along(
     assert [i["call_id"] for i in new_card["interactions"]] == [str(call_id)]
     contact = await service.get_contact(contact_id, user=manager)
     assert (contact["company_id"], contact["company_name"]) == (new_id, "АО Лютик")
+    moved = next(
+        h
+        for h in await service.history("contact", contact_id, user=manager)
+        if h["action"] == "move"
+    )
+    assert (moved["old_title"], moved["new_title"]) == ("ООО Ромашка", "АО Лютик")
 
 
 async def test_the_company_history_tells_what_happened_to_its_people_and_equipment(
