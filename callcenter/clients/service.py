@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -662,6 +662,41 @@ class ClientService:
                 ) from None
             phones.append((number.e164, number.extension, text[:64]))
         return phones
+
+    def problems(self, data: Mapping[str, Any]) -> dict[str, str]:
+        """Every problem of a new company's data at once, by field: the form shows
+        them all instead of one per submit. Contact fields are ``contacts.N.field``.
+        Empty when ``create_company`` would accept the data (duplicates aside)."""
+        found: dict[str, str] = {}
+
+        def check(prefix: str, run: Callable[[], object]) -> None:
+            try:
+                run()
+            except InvalidClientInput as problem:
+                found.setdefault(prefix + problem.field, problem.reason)
+
+        for name in data:
+            if name not in ("phones", "emails", "contacts", "equipment"):
+                check(
+                    "", lambda n=name: self._check_company({n: data[n]}, partial=True)
+                )
+        check("", lambda: self._check_company({"name": data.get("name")}, partial=True))
+        check("", lambda: self._check_phones(data.get("phones") or []))
+        check("", lambda: self._check_emails(data.get("emails") or []))
+        for index, contact in enumerate(data.get("contacts") or []):
+            prefix = f"contacts.{index}."
+            for name in contact:
+                if name not in ("phones", "emails"):
+                    check(
+                        prefix,
+                        lambda n=name, c=contact: self._check_contact(
+                            {n: c[n]}, partial=True
+                        ),
+                    )
+            check(prefix, lambda c=contact: self._check_contact(c, partial=False))
+            check(prefix, lambda c=contact: self._check_phones(c.get("phones") or []))
+            check(prefix, lambda c=contact: self._check_emails(c.get("emails") or []))
+        return found
 
     def _check_emails(self, raws: Iterable[Any]) -> list[str]:
         emails = []

@@ -38,3 +38,30 @@ async def test_saving_a_contact_form_unchanged_keeps_the_extension(
 
     again = await (await client.get(f"/contacts/{contact_id}/edit")).text()
     assert phones.group(0) in again
+
+
+async def test_the_new_client_form_shows_every_problem_at_its_own_field(
+    client: TestClient,  # noqa: F811
+) -> None:
+    csrf = await log_in(client, "manager")
+
+    response = await client.post(
+        "/clients/new",
+        data={
+            "csrf_token": csrf,
+            "company_name": "Ромашка",
+            "kpp": "12345",
+            "ogrn": "1027700132190",
+            "email": "не-почта",
+            "phone": "+7 916 123-45-67",
+            "contact_name": "Петров Иван",
+            "contact_phone": "абв",
+        },
+    )
+    page = await response.text()
+
+    assert response.status == 422
+    errors = dict(re.findall(r'data-error-for="(\w+)"[^>]*>([^<]+)<', page))
+    assert set(errors) == {"kpp", "ogrn", "email", "contact_phone"}, errors
+    assert errors["contact_phone"].startswith("абв: не номер телефона")
+    assert "phone" not in errors  # the company's own number is fine

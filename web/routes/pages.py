@@ -294,9 +294,11 @@ NEW_CLIENT_ERROR_FIELDS = {
     "name": "company_name",
     "phones": "phone",
     "emails": "email",
-    "last_name": "contact_name",
-    "first_name": "contact_name",
-    "middle_name": "contact_name",
+    "contacts.0.last_name": "contact_name",
+    "contacts.0.first_name": "contact_name",
+    "contacts.0.middle_name": "contact_name",
+    "contacts.0.position": "position",
+    "contacts.0.phones": "contact_phone",
 }
 
 
@@ -342,21 +344,27 @@ async def new_client_submit(request: web.Request) -> web.StreamResponse:
                 "phones": _lines(form["contact_phone"]),
             }
         ]
-    try:
-        company_id = await services.clients.create_company(
-            data, user=user, force=posted.get("force") == "1"
-        )
-    except InvalidClientInput as error:
-        field = NEW_CLIENT_ERROR_FIELDS.get(error.field, error.field)
-        context = await _company_form_context(
-            request, form, errors={field: error.reason}
-        )
-        return _render("client_new.html", request, context, status=422)
-    except DuplicatesFound as found:
-        duplicates = await _with_visibility(request, found.candidates)
-        context = await _company_form_context(request, form, duplicates=duplicates)
-        return _render("client_new.html", request, context, status=409)
-    raise web.HTTPFound(f"/clients/{company_id}")
+    # Every problem at once; the service checks again (and for duplicates) on save.
+    problems = services.clients.problems(data)
+    if not problems:
+        try:
+            company_id = await services.clients.create_company(
+                data, user=user, force=posted.get("force") == "1"
+            )
+        except InvalidClientInput as error:
+            problems = {error.field: error.reason}
+        except DuplicatesFound as found:
+            duplicates = await _with_visibility(request, found.candidates)
+            context = await _company_form_context(request, form, duplicates=duplicates)
+            return _render("client_new.html", request, context, status=409)
+        else:
+            raise web.HTTPFound(f"/clients/{company_id}")
+
+    errors: dict[str, str] = {}
+    for field, reason in problems.items():
+        errors.setdefault(NEW_CLIENT_ERROR_FIELDS.get(field, field), reason)
+    context = await _company_form_context(request, form, errors=errors)
+    return _render("client_new.html", request, context, status=422)
 
 
 @roles()
