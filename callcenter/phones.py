@@ -3,7 +3,9 @@
 Every number that enters the system (typed by a user, imported, reported by Asterisk)
 is normalized once to E.164 digits without the plus (``79161234567``), which is what
 the phone index stores and what a caller lookup searches. An extension ("доб. 12",
-"ext. 12", "#12") is split off and kept separately.
+"ext. 12", "#12") is split off and kept separately, and so is a word naming the kind
+of number ("моб.", "рабочий", "факс"); without one, phonenumbers tells a mobile
+number from a fixed line.
 """
 
 from __future__ import annotations
@@ -17,6 +19,28 @@ _EXTENSION_RE = re.compile(
     r"(?:доб\.?|добавочный|ext\.?|extension|вн\.?|#|x)\s*(\d{1,6})\s*$", re.IGNORECASE
 )
 _NOT_PHONE_RE = re.compile(r"[^\d\s()+\-.]")
+# The kinds of number a phone can be (clients.models.PhoneKind), by the words for them.
+KIND_WORDS = {
+    "мобильный": "mobile",
+    "сотовый": "mobile",
+    "моб": "mobile",
+    "сот": "mobile",
+    "mobile": "mobile",
+    "cell": "mobile",
+    "рабочий": "work",
+    "раб": "work",
+    "work": "work",
+    "другой": "other",
+    "домашний": "other",
+    "дом": "other",
+    "факс": "other",
+    "home": "other",
+    "fax": "other",
+}
+_KIND_RE = re.compile(
+    r"\(?\b(" + "|".join(sorted(KIND_WORDS, key=len, reverse=True)) + r")\b\.?\)?",
+    re.IGNORECASE,
+)
 # What may reach an AMI action as a number to dial: digits and one leading plus.
 _DIALABLE_RE = re.compile(r"^\+?\d{2,20}\Z")
 
@@ -32,6 +56,7 @@ class InvalidPhoneNumber(ValueError):
 class PhoneNumber:
     e164: str  # digits only, country code first: 79161234567
     extension: str | None = None
+    kind: str = "work"  # work, mobile, other
 
     @property
     def display(self) -> str:
@@ -47,6 +72,12 @@ def parse_phone(raw: str, region: str = "RU") -> PhoneNumber:
         raise InvalidPhoneNumber(raw, "пустой номер")
     if len(text) > 64 or any(c in text for c in "\r\n\0"):
         raise InvalidPhoneNumber(raw, "это не номер телефона")
+
+    kind = None
+    named = _KIND_RE.search(text)
+    if named:
+        kind = KIND_WORDS[named.group(1).lower()]
+        text = (text[: named.start()] + " " + text[named.end() :]).strip(" ,;")
 
     extension = None
     match = _EXTENSION_RE.search(text)
@@ -78,7 +109,12 @@ def parse_phone(raw: str, region: str = "RU") -> PhoneNumber:
         raise InvalidPhoneNumber(raw, "неверное количество цифр")
 
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return PhoneNumber(e164=e164.lstrip("+"), extension=extension or parsed.extension)
+    if kind is None:
+        mobile = phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE
+        kind = "mobile" if mobile else "work"
+    return PhoneNumber(
+        e164=e164.lstrip("+"), extension=extension or parsed.extension, kind=kind
+    )
 
 
 def normalize_caller(raw: str | None, region: str = "RU") -> str | None:

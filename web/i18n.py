@@ -251,6 +251,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "act_move": {"ru": "перенос", "en": "moved"},
     "act_share": {"ru": "доступ", "en": "shared"},
     "act_merge": {"ru": "объединение", "en": "merged"},
+    "phone_kind_mobile": {"ru": "моб.", "en": "mobile"},
+    "phone_kind_other": {"ru": "другой", "en": "other"},
     "act_unmerge": {"ru": "отмена объединения", "en": "merge undone"},
     "subject_contact": {"ru": "контакт", "en": "contact"},
     "subject_equipment": {"ru": "оборудование", "en": "equipment"},

@@ -57,8 +57,9 @@ from callcenter.users.service import UserView
 
 logger = logging.getLogger(__name__)
 
-# Checked phones (E.164, extension, as typed) and e-mails of one record.
-CheckedChannels = tuple[list[tuple[str, str | None, str]], list[str]]
+# A checked phone (E.164, extension, as typed, kind); phones and e-mails of a record.
+CheckedPhone = tuple[str, str | None, str, PhoneKind]
+CheckedChannels = tuple[list[CheckedPhone], list[str]]
 
 CARD_INTERACTIONS = 5
 
@@ -647,7 +648,7 @@ class ClientService:
                 raise InvalidClientInput("responsible_id", "выберите сотрудника")
         return clean
 
-    def _check_phones(self, raws: Iterable[Any]) -> list[tuple[str, str | None, str]]:
+    def _check_phones(self, raws: Iterable[Any]) -> list[CheckedPhone]:
         phones = []
         for raw in raws:
             text = str(raw or "").strip()
@@ -660,7 +661,9 @@ class ClientService:
                 raise InvalidClientInput(
                     "phones", f"{text}: не номер телефона, пример: +7 (916) 123-45-67"
                 ) from None
-            phones.append((number.e164, number.extension, text[:64]))
+            phones.append(
+                (number.e164, number.extension, text[:64], PhoneKind(number.kind))
+            )
         return phones
 
     def problems(self, data: Mapping[str, Any]) -> dict[str, str]:
@@ -888,8 +891,9 @@ class ClientService:
                 e164=e164,
                 extension=extension,
                 raw=raw,
+                kind=kind,
             )
-            for e164, extension, raw in phones
+            for e164, extension, raw, kind in phones
         ]
         await self._replace_owned(
             session, Phone, "phones", "e164", company_id, contact_id, new_rows, user
@@ -1556,9 +1560,9 @@ class _BulkRows:
                 "e164": e164,
                 "extension": extension,
                 "raw": raw,
-                "kind": PhoneKind.WORK,
+                "kind": kind,
             }
-            for e164, extension, raw in phones
+            for e164, extension, raw, kind in phones
         )
         self.emails += ({**owner, "address": address} for address in emails)
 

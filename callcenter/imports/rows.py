@@ -88,6 +88,7 @@ class Phone:
     e164: str
     extension: str | None
     raw: str
+    kind: str = "work"  # work, mobile, other (callcenter.phones)
 
     @property
     def display(self) -> str:
@@ -334,7 +335,7 @@ def _phones(cells: list[str], region: str) -> list[Phone]:
             number = parse_phone(piece, region)
         except InvalidPhoneNumber:
             raise RowRejected(f"телефон «{piece[:40]}» не распознан") from None
-        phones.append(Phone(number.e164, number.extension, piece[:64]))
+        phones.append(Phone(number.e164, number.extension, piece[:64], number.kind))
     return _unique_phones(phones)
 
 

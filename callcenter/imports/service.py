@@ -1345,7 +1345,7 @@ def _add_channels(
                 e164=phone.e164,
                 extension=phone.extension,
                 raw=phone.raw,
-                kind=PhoneKind.WORK,
+                kind=PhoneKind(phone.kind),
             )
         )
     for address in emails:

@@ -70,3 +70,27 @@ def test_dialable_numbers_pass(value: str) -> None:
 def test_anything_but_digits_and_a_leading_plus_is_not_dialled(value: str) -> None:
     with pytest.raises(InvalidPhoneNumber):
         check_dialable(value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+7 (916) 123-45-67", ("79161234567", None, "mobile")),  # a 9xx number
+        ("+7 (495) 123-45-67", ("74951234567", None, "work")),
+        ("8 495 123-45-67 (моб.)", ("74951234567", None, "mobile")),
+        ("моб. +7 916 123-45-67", ("79161234567", None, "mobile")),
+        ("+7 916 123-45-67, рабочий", ("79161234567", None, "work")),
+        ("8 (495) 111-22-33 доб. 12 факс", ("74951112233", "12", "other")),
+        ("(дом.) 8 812 765-43-21", ("78127654321", None, "other")),
+    ],
+)
+def test_a_word_names_the_kind_of_number(
+    raw: str, expected: tuple[str, str | None, str]
+) -> None:
+    number = parse_phone(raw)
+    assert (number.e164, number.extension, number.kind) == expected
+
+
+def test_a_kind_word_does_not_make_letters_a_number() -> None:
+    with pytest.raises(InvalidPhoneNumber):
+        parse_phone("моб. FLOWERS")

@@ -152,6 +152,12 @@ async def add_contact(request: web.Request) -> web.Response:
 async def add_private_client(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await read_json(request)
+    if data.get("company_id") is not None:
+        # Not silently a private client: a company's people have their own route.
+        raise InvalidClientInput(
+            "company_id",
+            "контакт компании добавляется через /api/clients/{id}/contacts",
+        )
     contact_id = await services.clients.add_contact(
         None, data, user=current_user(request)
     )

@@ -149,12 +149,21 @@ def _display_phone(raw: str) -> str:
         return raw
 
 
+_KIND_WORD = {"mobile": "моб.", "work": "раб.", "other": "другой"}
+
+
 def _phone_lines(phones: list[dict[str, Any]]) -> str:
-    """Numbers for a form's text area, one a line, extensions kept ("доб. 45")."""
-    return "\n".join(
-        f"{p['display']} доб. {p['extension']}" if p.get("extension") else p["display"]
-        for p in phones
-    )
+    """Numbers for a form's text area, one a line, as they read back: extension
+    ("доб. 45") and the kind where it is not the one the number implies."""
+    lines = []
+    for phone in phones:
+        line = phone["display"]
+        if phone.get("extension"):
+            line += f" доб. {phone['extension']}"
+        if parse_phone(phone["e164"]).kind != phone["kind"]:
+            line += f" ({_KIND_WORD[phone['kind']]})"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _lines(text: str) -> list[str]:
