@@ -13,8 +13,9 @@ import asyncio
 import datetime as dt
 import io
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -25,7 +26,8 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import or_, select
 
 from callcenter.clients.access import visible_companies
-from callcenter.clients.models import Company, Contact, Email, Phone
+from callcenter.clients.models import Company, Contact, Email, Equipment, Phone
+from callcenter.clients.selections import resolve_selection
 from callcenter.db import SessionFactory
 from callcenter.phones import format_phone
 from callcenter.users.models import User
@@ -54,6 +56,7 @@ CLIENT_COLUMNS = (
     ("Телефоны", 24),
     ("Эл. почта", 26),
     ("Контакты", 40),
+    ("Оборудование", 40),
     ("Добавлен", 12),
 )
 CALL_COLUMNS = (
@@ -74,10 +77,12 @@ async def clients_workbook(
     user: UserView,
     *,
     query: str = "",
+    selection: Mapping[str, Any] | None = None,
     label: Label,
-    zone: dt.tzinfo,
+    zone: ZoneInfo,
 ) -> bytes:
-    """The companies this user may see (filtered like the clients list) as .xlsx."""
+    """The companies this user may see as .xlsx: the clients list (filtered by
+    name like it), or the companies of a selection's filters."""
     stmt = (
         select(Company, User.full_name)
         .outerjoin(User, User.id == Company.responsible_id)
@@ -89,6 +94,9 @@ async def clients_workbook(
         stmt = stmt.where(Company.name.ilike(f"%{_escape_like(query.strip())}%"))
 
     async with sessions() as session:
+        if selection is not None:
+            chosen = await resolve_selection(session, selection, user, zone=zone)
+            stmt = stmt.where(Company.id.in_(chosen))
         companies = (await session.execute(stmt)).all()
         ids = [company.id for company, _ in companies] or [0]
         contacts = (
@@ -115,6 +123,13 @@ async def clients_workbook(
                 select(Email).where(Email.company_id.in_(ids)).order_by(Email.id)
             )
         ).all()
+        equipment = (
+            await session.scalars(
+                select(Equipment)
+                .where(Equipment.company_id.in_(ids))
+                .order_by(Equipment.id)
+            )
+        ).all()
 
     phones_of: dict[int, list[str]] = {}
     contact_company = {c.id: c.company_id for c in contacts}
@@ -134,6 +149,15 @@ async def clients_workbook(
                 person = f"{person} ({contact.position})"
             people_of.setdefault(contact.company_id, []).append(person)
 
+    items_of: dict[int, list[str]] = {}
+    for item in equipment:
+        name = " ".join(p for p in (item.vendor, item.model or item.kind) if p)
+        if item.quantity != 1:
+            name = f"{name} × {item.quantity}"
+        if item.status.value == "planned":
+            name = f"{name} ({label('eq_status_planned').lower()})"
+        items_of.setdefault(item.company_id or 0, []).append(name)
+
     rows = [
         [
             company.name,
@@ -149,6 +173,7 @@ async def clients_workbook(
             "\n".join(dict.fromkeys(phones_of.get(company.id, []))),
             "\n".join(dict.fromkeys(emails_of.get(company.id, []))),
             "\n".join(people_of.get(company.id, [])),
+            "\n".join(items_of.get(company.id, [])),
             company.created_at.astimezone(zone).date(),
         ]
         for company, responsible in companies

@@ -256,3 +256,52 @@ async def test_exports_contain_what_the_user_may_see(
     assert len(all_calls) == 3
     page = await (await client.get("/clients?q=Чуж")).text()
     assert "/api/export/clients.xlsx?q=%D0%A7%D1%83%D0%B6" in page
+
+
+async def test_a_selection_exports_its_companies_with_their_equipment(
+    app: web.Application, client: TestClient
+) -> None:
+    services = app[SERVICES]
+    manager = await user(app, "manager")
+    moscow = await services.clients.create_company(
+        {"name": "Вектор", "region": "Москва"}, user=manager
+    )
+    await services.clients.add_equipment(
+        moscow, {"vendor": "Yealink", "model": "T46U", "quantity": 3}, user=manager
+    )
+    await services.clients.add_equipment(
+        moscow,
+        {"kind": "IP-АТС", "vendor": "Panasonic", "model": "", "status": "planned"},
+        user=manager,
+    )
+    await services.clients.create_company(
+        {"name": "Лютик", "region": "Казань"}, user=manager
+    )
+    csrf = await log_in(client, "manager")
+    saved = await client.post(
+        "/api/selections",
+        json={"name": "Москва", "filters": {"region": "Москва"}},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert saved.status == 201, await saved.text()
+    selection_id = (await saved.json())["id"]
+
+    response = await client.get(f"/api/export/clients.xlsx?selection={selection_id}")
+
+    assert response.status == 200
+    assert (
+        "filename*=UTF-8''%D0%92%D1%8B%D0%B1%D0%BE%D1%80%D0%BA%D0%B0"
+        in (response.headers["Content-Disposition"])
+    )
+    rows = sheet_rows(await response.read())
+    assert [r[0] for r in rows[1:]] == ["Вектор"]
+    assert rows[0][13] == "Оборудование"
+    assert rows[1][13] == "Yealink T46U × 3\nPanasonic IP-АТС (планируется)"
+    page = await (await client.get(f"/selections/{selection_id}")).text()
+    assert f'href="/api/export/clients.xlsx?selection={selection_id}"' in page
+
+    await log_in(client, "manager2")
+    hidden = await client.get(f"/api/export/clients.xlsx?selection={selection_id}")
+    assert hidden.status == 404
+    bad = await client.get("/api/export/clients.xlsx?selection=abc")
+    assert bad.status == 422

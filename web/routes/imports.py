@@ -29,6 +29,7 @@ import aiohttp_jinja2
 from aiohttp import BodyPartReader, web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.clients.selections import NoSuchSelection
 from callcenter.db import SessionFactory, create_engine, create_session_factory
 from callcenter.exports import XLSX_TYPE, calls_workbook, clients_workbook
 from callcenter.imports.errors import (
@@ -47,6 +48,7 @@ from web.keys import SERVICES, SETTINGS
 from web.middleware import error_response
 from web.openapi import ERROR, add_paths, body, query
 from web.routes.api import call_filters, read_json
+from web.routes.search import SELECTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -338,14 +340,28 @@ async def export_clients(request: web.Request) -> web.Response:
     state = request.app[IMPORTS]
     services = request.app[SERVICES]
     user = current_user(request)
+    selection = None
+    name = "Клиенты.xlsx"
+    if "selection" in request.query:
+        raw = request.query["selection"]
+        if not raw.isdigit() or len(raw) > 18:
+            raise web.HTTPUnprocessableEntity(reason="selection: a selection id")
+        # Readable by the user, or "not found"; its companies follow their rights.
+        try:
+            saved = await request.app[SELECTIONS].get_selection(int(raw), user)
+        except NoSuchSelection as error:
+            return error_response(request, 404, error.code, str(error))
+        selection = saved["filters"]
+        name = f"Выборка {saved['name']}.xlsx"
     content = await clients_workbook(
         state.sessions,
         user,
         query=request.query.get("q", "")[:200],
+        selection=selection,
         label=lambda key: i18n.translate(key, user.language),
         zone=services.zone,
     )
-    return _xlsx(content, "Клиенты.xlsx")
+    return _xlsx(content, name)
 
 
 @roles()
@@ -480,7 +496,14 @@ PATHS: dict[str, Any] = {
     "/api/export/clients.xlsx": {
         "get": {
             "summary": "The clients list (what the user may see) as an Excel file",
-            "parameters": [query("q", {"type": "string"}, "Part of the name")],
+            "parameters": [
+                query("q", {"type": "string"}, "Part of the name"),
+                query(
+                    "selection",
+                    {"type": "integer"},
+                    "A saved selection: its companies instead of the list",
+                ),
+            ],
             "responses": {
                 "200": {"description": "xlsx", "content": {XLSX_TYPE: {}}},
             },
