@@ -210,6 +210,13 @@ class Equipment(Timestamped, Base):
             text("lower(model) gin_trgm_ops"),
             postgresql_using="gin",
         ),
+        # Search: vendor and model as one text, and serial numbers (0007).
+        Index(
+            "ix_equipment_name_trgm",
+            text("lower(vendor || ' ' || model) gin_trgm_ops"),
+            postgresql_using="gin",
+        ),
+        Index("ix_equipment_serials", "serial_numbers", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -37,7 +37,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Text,
     and_,
+    false,
     func,
     literal,
     literal_column,
@@ -45,6 +47,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -597,9 +600,15 @@ def _equipment_models(query: SearchQuery, user: UserView, limit: int) -> list[Lo
     if len(model) < MODEL_MIN_CHARS:
         return []
 
-    # The expression must be the indexed one, lower(model), for the GIN index to apply.
-    lowered = func.lower(Equipment.model)
+    # The expression must be the indexed one (migration 0007) for the index to apply:
+    # "Grundfos", "T46U" and "Yealink T46" all find the Yealink T46U.
+    lowered = func.lower(Equipment.vendor.op("||")(" ").op("||")(Equipment.model))
     matches = or_(lowered.op("%")(model), literal(model).op("<%")(lowered))
+    # A serial number is exact: one unit, whoever has it (as typed, or upper case).
+    typed = list(dict.fromkeys((query.text, query.text.upper())))
+    serial = Equipment.serial_numbers.op("?|")(literal(typed, ARRAY(Text)))
+    matches = or_(matches, serial)
+    is_serial = func.coalesce(serial, false())
     score = func.greatest(
         func.similarity(lowered, model), func.word_similarity(model, lowered)
     )
@@ -609,18 +618,18 @@ def _equipment_models(query: SearchQuery, user: UserView, limit: int) -> list[Lo
         Equipment.kind,
         Equipment.vendor,
         Equipment.model,
+        is_serial.label("by_serial"),
         score.label("score"),
     )
     # Every match is ranked here, no sample: joined to the visibility rule, a LIMIT
     # without ORDER BY made the planner walk all equipment by company (22 s for a
     # manager, measured), while ranking all matches of a common model word costs
     # about a second on 300k items.
-    # TODO(a GiST trigram index on lower(model) exists): order by <<-> instead.
     of_companies = (
         select(*columns, Company.id.label("company_id"), Company.name.label("owner"))
         .join(Company, Company.id == Equipment.company_id)
         .where(matches, visible_companies(user))
-        .order_by(score.desc(), Equipment.id)
+        .order_by(is_serial.desc(), score.desc(), Equipment.id)
         .limit(limit)
     )
     # A private client's equipment (no company): its own statement, so that each
@@ -635,19 +644,28 @@ def _equipment_models(query: SearchQuery, user: UserView, limit: int) -> list[Lo
         )
         .join(Contact, Contact.id == Equipment.contact_id)
         .where(matches, Equipment.company_id.is_(None), visible_contacts(user))
-        .order_by(score.desc(), Equipment.id)
+        .order_by(is_serial.desc(), score.desc(), Equipment.id)
         .limit(limit)
     )
     statements = [of_companies, of_people]
 
     def make(row: Any) -> Hit:
+        if row.by_serial:
+            rank, match, matched = EXACT_ID, "serial", query.text
+        else:
+            exact = model in (row.model.lower(), f"{row.vendor} {row.model}".lower())
+            rank, match, matched = (
+                (EXACT_NAME if exact else FUZZY),
+                "equipment",
+                row.model,
+            )
         return Hit(
             kind="equipment",
             id=row.id,
-            rank=EXACT_NAME if row.model.lower() == model else FUZZY,
+            rank=rank,
             score=float(row.score),
-            match="equipment",
-            matched=row.model,
+            match=match,
+            matched=matched,
             fields={
                 "name": row.model,
                 "kind": row.kind,

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from callcenter.clients.search import FUZZY, NAME_PREFIX, ClientSearch, read_query
+from callcenter.clients.search import (
+    EXACT_ID,
+    EXACT_NAME,
+    FUZZY,
+    NAME_PREFIX,
+    ClientSearch,
+    read_query,
+)
 from callcenter.clients.service import ClientService
 from callcenter.db import SessionFactory, transaction
 from callcenter.users.models import Role, User
@@ -274,3 +281,32 @@ async def test_a_private_client_is_found_with_a_link_to_their_page(
     assert [h.id for h in by_phone.contacts] == [person]
     # Another manager does not find someone else's private client.
     assert (await base["search"].search("Лосев", base["boris"])).contacts == []
+
+
+async def test_equipment_is_found_by_vendor_vendor_and_model_and_serial_number(
+    sessions: SessionFactory, base: dict[str, Any]
+) -> None:
+    clients = ClientService(sessions)
+    await clients.add_equipment(
+        base["romashka"],
+        {
+            "vendor": "Grundfos",
+            "model": "CR 10-4",
+            "serial_numbers": ["AII123457", "AII123458"],
+        },
+        user=base["anna"],
+    )
+    search, anna = base["search"], base["anna"]
+
+    by_vendor = await search.search("Grundfos", anna)
+    by_both = await search.search("xerox workcentre 3025", anna)
+    by_serial = await search.search("aii123458", anna)
+
+    assert [h.fields["model"] for h in by_vendor.equipment] == ["CR 10-4"]
+    assert [h.fields["model"] for h in by_both.equipment][:1] == ["WorkCentre 3025"]
+    assert by_both.equipment[0].rank == EXACT_NAME
+    assert [(h.fields["model"], h.match, h.rank) for h in by_serial.equipment] == [
+        ("CR 10-4", "serial", EXACT_ID)
+    ]
+    # Boris's plotter is not Anna's to find, by any of its names.
+    assert (await search.search("DesignJet", anna)).equipment == []
