@@ -213,7 +213,7 @@ async def explain(dsn: str, raw: str, user: UserView) -> None:
             search_module._contact_names,
             search_module._equipment_models,
         )
-        for statement, _ in builder(query, user, 10)
+        for statement, *_ in builder(query, user, 10)
     ]
     conn = await asyncpg.connect(dsn)
     try:
