@@ -45,6 +45,9 @@ def upgrade() -> None:
         "USING gin (name_key_variants(name_key)) WITH (fastupdate = off) "
         "WHERE length(name_key) >= 5"
     )
+    # Statistics for the new expression: without them the planner guesses thousands
+    # of matches and joins by a scan of the whole other table.
+    op.execute("ANALYZE companies")
 
 
 def downgrade() -> None:

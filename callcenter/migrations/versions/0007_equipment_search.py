@@ -27,6 +27,9 @@ def upgrade() -> None:
     op.execute(
         "CREATE INDEX ix_equipment_serials ON equipment USING gin (serial_numbers)"
     )
+    # Statistics for the new expression: without them the planner guesses thousands
+    # of matches and joins by a scan of the whole other table.
+    op.execute("ANALYZE equipment")
 
 
 def downgrade() -> None:
