@@ -20,6 +20,7 @@ from callcenter.calls.models import Direction, Outcome
 from callcenter.calls.service import CallFilters
 from callcenter.clients.errors import DuplicatesFound, InvalidClientInput, NoSuchClient
 from callcenter.clients.models import CompanyStatus, EquipmentStatus
+from callcenter.clients.service import EQUIPMENT_FIELDS
 from callcenter.phones import InvalidPhoneNumber, format_phone, parse_phone
 from web.auth import SUPERVISORS, current_user, roles
 from web.keys import SERVICES
@@ -97,15 +98,9 @@ CONTACT_FORM_FIELDS = (
     "birthday",
     "notes",
 )
-EQUIPMENT_FORM_FIELDS = (
-    "kind",
-    "vendor",
-    "model",
-    "quantity",
-    "serial_numbers",
-    "status",
-    "installed_on",
-    "notes",
+# The item's own fields: its owner comes from the page it is on.
+EQUIPMENT_FORM_FIELDS = tuple(
+    f for f in EQUIPMENT_FIELDS if f not in ("company_id", "contact_id")
 )
 LEGAL_FORM_CHOICES = (
     "ООО",
@@ -150,6 +145,24 @@ def _display_phone(raw: str) -> str:
 
 
 _KIND_WORD = {"mobile": "моб.", "work": "раб.", "other": "другой"}
+
+
+async def _open_record(
+    request: web.Request, entity: str, record_id: int
+) -> dict[str, Any]:
+    """A company or contact for its card; an old link of a merged-away record
+    redirects to the one that holds it now."""
+    clients = request.app[SERVICES].clients
+    user = current_user(request)
+    load = clients.get_company if entity == "company" else clients.get_contact
+    try:
+        return await load(record_id, user=user)
+    except NoSuchClient:
+        survivor = await clients.survivor_of(entity, record_id, user=user)
+        if survivor is None:
+            raise
+        path = "clients" if entity == "company" else "contacts"
+        raise web.HTTPFound(f"/{path}/{survivor}?merged={record_id}") from None
 
 
 def _phone_lines(phones: list[dict[str, Any]]) -> str:
@@ -211,13 +224,7 @@ async def client_page(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     company_id = _id(request, "company_id")
 
-    try:
-        company = await services.clients.get_company(company_id, user=user)
-    except NoSuchClient:
-        survivor = await services.clients.survivor_of("company", company_id, user=user)
-        if survivor is None:
-            raise
-        raise web.HTTPFound(f"/clients/{survivor}?merged={company_id}") from None
+    company = await _open_record(request, "company", company_id)
     history = await services.clients.history("company", company_id, user=user)
     # The calls rule (own calls, own clients; supervisors and up: all) decides which
     # calls and recordings of this client the user may hear.
@@ -527,13 +534,7 @@ async def contact_page(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     contact_id = _id(request, "contact_id")
 
-    try:
-        contact = await services.clients.get_contact(contact_id, user=user)
-    except NoSuchClient:
-        survivor = await services.clients.survivor_of("contact", contact_id, user=user)
-        if survivor is None:
-            raise
-        raise web.HTTPFound(f"/contacts/{survivor}?merged={contact_id}") from None
+    contact = await _open_record(request, "contact", contact_id)
     history = await services.clients.history("contact", contact_id, user=user)
     contact["birthday_display"] = ru_date(contact["birthday"])
     context = {
