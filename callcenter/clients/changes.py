@@ -15,6 +15,8 @@ from callcenter.clients.models import ChangeRecord
 def _text(value: Any) -> str | None:
     if value is None:
         return None
+    if isinstance(value, list | tuple):  # serial numbers: as a person lists them
+        return ", ".join(str(v) for v in value) or None
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     if hasattr(value, "value"):

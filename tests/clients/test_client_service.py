@@ -314,5 +314,7 @@ async def test_the_company_history_tells_what_happened_to_its_people_and_equipme
     quantity = next(h for h in history if h["field"] == "quantity")
     assert quantity["subject"] == {"kind": "equipment", "name": "Yealink T46U"}
     assert quantity["new"] == "3"
+    # No serial numbers: nothing to log, not "[]".
+    assert not [h for h in history if h["field"] == "serial_numbers"]
     name = next(h for h in history if h["field"] == "name")
     assert name["subject"] is None and name["new"] == "Вектор"
