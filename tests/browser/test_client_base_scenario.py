@@ -114,6 +114,9 @@ async def test_import_search_and_merge_duplicates(
     await expect(page.locator("#import-runs tr").first).to_contain_text(
         "импорт" + "завершён" + "создано: 3 · отклонено: 1"
     )
+    await expect(page.locator("#import-runs tr").nth(1)).to_contain_text(
+        "проверка" + "завершён" + "будет создано: 3 · отклонено: 1"
+    )
     await screenshot(page, "3-import-done")
 
     # 3. The search box forgives a typo in the name.

@@ -25,6 +25,7 @@
     email: labels.labelEmail,
     name: labels.labelName,
     equipment: labels.labelEquipmentMatch,
+    serial: labels.labelSerial,
   };
 
   let timer = null;
