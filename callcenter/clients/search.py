@@ -21,8 +21,9 @@ of their first ``CANDIDATES`` matches; see the constant for why. The typo lookup
 only when the others found fewer than a page of names: its hits would rank below.
 
 Ranking: an exact identifier first, then an identifier prefix, then a name equal to
-the query, then names starting with it, then names and models by trigram score. Results come grouped (companies,
-contact persons, equipment), each hit saying what matched.
+the query, then names starting with it, then names and models by trigram score.
+Results come grouped (companies, contact persons, equipment), each hit saying what
+matched.
 """
 
 from __future__ import annotations

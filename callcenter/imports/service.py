@@ -16,8 +16,9 @@ Groups are matched and written in chunks of ``CHUNK_GROUPS``: one transaction an
 few set-based statements per chunk instead of several per row. A chunk stops before a
 group that touches a company (or key) already planned in it, so every group sees the
 writes of those before it, as if they ran one by one. If a chunk fails, its groups run
-one at a time: the failing group is reported and the others still go in. Everything written carries the run's id as the change log's
-``batch_id``. A dry run does the same matching and writes nothing but the report.
+one at a time: the failing group is reported and the others still go in. Everything
+written carries the run's id as the change log's ``batch_id``. A dry run does the same
+matching and writes nothing but the report.
 """
 
 from __future__ import annotations
