@@ -20,7 +20,7 @@ from callcenter.calls.models import Direction, Outcome
 from callcenter.calls.service import CallFilters
 from callcenter.clients.errors import DuplicatesFound, InvalidClientInput, NoSuchClient
 from callcenter.clients.models import CompanyStatus, EquipmentStatus
-from callcenter.clients.service import EQUIPMENT_FIELDS
+from callcenter.clients.service import COMPANY_FIELDS, EQUIPMENT_FIELDS
 from callcenter.phones import InvalidPhoneNumber, format_phone, parse_phone
 from web.auth import SUPERVISORS, current_user, roles
 from web.keys import SERVICES
@@ -73,23 +73,8 @@ async def call_page(request: web.Request) -> web.StreamResponse:
 
 # -- the client base: list, card, forms ------------------------------------------------
 
-COMPANY_FORM_FIELDS = (
-    "name",
-    "legal_name",
-    "legal_form",
-    "inn",
-    "kpp",
-    "ogrn",
-    "address",
-    "region",
-    "industry",
-    "size",
-    "source",
-    "segment",
-    "status",
-    "responsible_id",
-    "notes",
-)
+# The form edits every field the service logs for a company.
+COMPANY_FORM_FIELDS = COMPANY_FIELDS
 CONTACT_FORM_FIELDS = (
     "last_name",
     "first_name",
