@@ -458,31 +458,15 @@ def _company_identifiers(
 
 
 def _company_names(query: SearchQuery, user: UserView, limit: int) -> list[Lookup]:
-    if not query.key or not query.has_letters:
-        return []
-    key = query.key
-    visible = visible_companies(user)
-    lookups = [
-        Lookup(
-            select(*_COMPANY_COLUMNS)
-            .where(visible, Company.name_key == key)
-            .limit(limit),
-            _company_hit(EXACT_NAME, "name"),
-        )
-    ]
-    score = _name_score(Company.name_key, key)
-    for condition, rank, fallback in _name_lookups(Company.name_key, key):
-        sample = (
-            select(Company.id).where(visible, condition).limit(CANDIDATES).subquery()
-        )
-        ranked = (
-            select(*_COMPANY_COLUMNS, score.label("score"))
-            .join(sample, sample.c.id == Company.id)
-            .order_by(score.desc(), Company.name)
-            .limit(limit)
-        )
-        lookups.append(Lookup(ranked, _company_hit(rank, "name"), fallback))
-    return lookups
+    return _name_lookups_of(
+        Company,
+        _COMPANY_COLUMNS,
+        visible_companies(user),
+        _company_hit,
+        (Company.name,),
+        query,
+        limit,
+    )
 
 
 # -- contact persons ---------------------------------------------------------------
@@ -569,31 +553,15 @@ def _contact_identifiers(
 
 
 def _contact_names(query: SearchQuery, user: UserView, limit: int) -> list[Lookup]:
-    if not query.key or not query.has_letters:
-        return []
-    key = query.key
-    lookups = [
-        Lookup(
-            _contact_statement(user).where(Contact.name_key == key).limit(limit),
-            _contact_hit(EXACT_NAME, "name"),
-        )
-    ]
-    score = _name_score(Contact.name_key, key)
-    for condition, rank, fallback in _name_lookups(Contact.name_key, key):
-        sample = (
-            select(Contact.id)
-            .where(visible_contacts(user), condition)
-            .limit(CANDIDATES)
-            .subquery()
-        )
-        ranked = (
-            select(*_CONTACT_COLUMNS, score.label("score"))
-            .join(sample, sample.c.id == Contact.id)
-            .order_by(score.desc(), Contact.last_name, Contact.id)
-            .limit(limit)
-        )
-        lookups.append(Lookup(ranked, _contact_hit(rank, "name"), fallback))
-    return lookups
+    return _name_lookups_of(
+        Contact,
+        _CONTACT_COLUMNS,
+        visible_contacts(user),
+        _contact_hit,
+        (Contact.last_name, Contact.id),
+        query,
+        limit,
+    )
 
 
 # -- equipment ---------------------------------------------------------------------
@@ -695,6 +663,39 @@ def _shown(matched: Any, row: Any, name: str) -> str:
     if matched is None:
         return name
     return str(matched(row) if callable(matched) else matched)
+
+
+def _name_lookups_of(
+    model: Any,
+    columns: tuple[Any, ...],
+    visible: ColumnElement[bool],
+    hit: Callable[..., MakeHit],
+    tie_break: tuple[Any, ...],
+    query: SearchQuery,
+    limit: int,
+) -> list[Lookup]:
+    """Companies' or contacts' names: equal to the text, then the sampled prefix
+    and typo lookups ranked by trigram score."""
+    if not query.key or not query.has_letters:
+        return []
+    key = query.key
+    lookups = [
+        Lookup(
+            select(*columns).where(visible, model.name_key == key).limit(limit),
+            hit(EXACT_NAME, "name"),
+        )
+    ]
+    score = _name_score(model.name_key, key)
+    for condition, rank, fallback in _name_lookups(model.name_key, key):
+        sample = select(model.id).where(visible, condition).limit(CANDIDATES).subquery()
+        ranked = (
+            select(*columns, score.label("score"))
+            .join(sample, sample.c.id == model.id)
+            .order_by(score.desc(), *tie_break)
+            .limit(limit)
+        )
+        lookups.append(Lookup(ranked, hit(rank, "name"), fallback))
+    return lookups
 
 
 def _name_lookups(column: Any, key: str) -> list[tuple[ColumnElement[bool], int, bool]]:
